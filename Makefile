@@ -1,0 +1,25 @@
+# The commands of the README. One cargo profile (dev, with optimised dependencies) serves the
+# demo, the tests and the benchmarks, so the tree is only ever built once.
+CARGO ?= cargo
+LAKE ?= lakehouse
+ECOMIX = $(CARGO) run --quiet --
+
+.PHONY: demo test bench lint sample
+
+demo: ## Ingest the bundled sample into $(LAKE)/ and show the tables.
+	$(ECOMIX) --lake $(LAKE) ingest data/
+	$(ECOMIX) --lake $(LAKE) status
+
+test: ## Every test: unit, end-to-end, real files, Python interop.
+	$(CARGO) test --workspace
+
+bench: ## Ingest throughput on the real files (MB/s of raw text, rows/s, peak RSS).
+	$(CARGO) build --quiet
+	scripts/bench-ingest.sh
+
+lint: ## Formatting and clippy, warnings as errors.
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+sample: ## Rewrite data/ with the generator (the tests check it is unchanged).
+	$(ECOMIX) synth --out data

@@ -1,0 +1,518 @@
+//! A grid typed into the bronze tables' schemas: canonical columns from the catalogue, every
+//! token that is not a number and every unknown column kept in `_rescued`, and the lineage of
+//! each row.
+
+use std::sync::{Arc, LazyLock};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use deltalake::arrow::array::{
+    ArrayRef, Date32Builder, Float64Builder, Int64Array, StringArray, StringBuilder,
+    TimestampMicrosecondArray, TimestampMicrosecondBuilder, new_null_array,
+};
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use deltalake::arrow::record_batch::RecordBatch;
+use ecomix_core::catalogue::{self, Column, Kind};
+use serde_json::{Map, Value};
+
+use crate::error::InputError;
+use crate::grid::Grid;
+
+/// Lineage shared by every row of one source.
+#[derive(Debug, Clone)]
+pub struct Lineage {
+    pub source_file: String,
+    pub source_sha256: String,
+    pub ingested_at: DateTime<Utc>,
+    pub run_id: String,
+}
+
+/// The partition column: the UTC date of ingestion.
+pub const PARTITION_COLUMN: &str = "_ingest_date";
+
+const LINEAGE_FIELDS: [(&str, DataType); 5] = [
+    ("_source_file", DataType::Utf8),
+    ("_source_sha256", DataType::Utf8),
+    ("_source_row", DataType::Int64),
+    ("_run_id", DataType::Utf8),
+    ("_rescued", DataType::Utf8),
+];
+
+fn utc_micros() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+fn arrow_type(kind: Kind) -> DataType {
+    match kind {
+        Kind::Text | Kind::Time => DataType::Utf8,
+        Kind::Date => DataType::Date32,
+        Kind::Timestamp => utc_micros(),
+        Kind::Measure => DataType::Float64,
+    }
+}
+
+fn with_lineage(columns: &[Column]) -> SchemaRef {
+    let mut fields: Vec<Field> = columns
+        .iter()
+        .map(|c| Field::new(c.name, arrow_type(c.kind), true))
+        .collect();
+    fields.extend(
+        LINEAGE_FIELDS
+            .iter()
+            .map(|(name, ty)| Field::new(*name, ty.clone(), true)),
+    );
+    fields.push(Field::new("_ingested_at", utc_micros(), true));
+    fields.push(Field::new(PARTITION_COLUMN, DataType::Date32, true));
+    Arc::new(Schema::new(fields))
+}
+
+/// The schema of `eco2mix_bronze`.
+pub fn eco2mix_schema() -> SchemaRef {
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        let columns: Vec<Column> = catalogue::KEYS
+            .iter()
+            .chain(catalogue::MEASURES)
+            .copied()
+            .collect();
+        with_lineage(&columns)
+    });
+    SCHEMA.clone()
+}
+
+/// The schema of `tempo_bronze`.
+pub fn tempo_schema() -> SchemaRef {
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| with_lineage(catalogue::TEMPO));
+    SCHEMA.clone()
+}
+
+/// Which bronze table a grid belongs to, decided by its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dataset {
+    Eco2mix,
+    Tempo,
+}
+
+impl Dataset {
+    pub fn of(grid: &Grid) -> Dataset {
+        let is_tempo = grid
+            .header
+            .iter()
+            .any(|label| catalogue::lookup(label).is_some_and(|c| c.name == "couleur"));
+        if is_tempo {
+            Dataset::Tempo
+        } else {
+            Dataset::Eco2mix
+        }
+    }
+
+    fn columns(self) -> &'static [Column] {
+        static ECO2MIX: LazyLock<Vec<Column>> = LazyLock::new(|| {
+            catalogue::KEYS
+                .iter()
+                .chain(catalogue::MEASURES)
+                .copied()
+                .collect()
+        });
+        match self {
+            Dataset::Eco2mix => &ECO2MIX,
+            Dataset::Tempo => catalogue::TEMPO,
+        }
+    }
+
+    pub fn schema(self) -> SchemaRef {
+        match self {
+            Dataset::Eco2mix => eco2mix_schema(),
+            Dataset::Tempo => tempo_schema(),
+        }
+    }
+}
+
+/// What one header position feeds.
+#[derive(Debug, Clone)]
+enum Target {
+    /// Index into the dataset's columns.
+    Column(usize),
+    /// A catalogued column that carries nothing (kept in `_rescued` if it ever does).
+    Ignored(&'static str),
+    /// A label the catalogue does not know: kept in `_rescued` under the label as published.
+    Unknown(String),
+}
+
+/// One column being built.
+enum Builder {
+    Text(StringBuilder),
+    Date(Date32Builder),
+    Timestamp(TimestampMicrosecondBuilder),
+    Measure(Float64Builder),
+}
+
+impl Builder {
+    fn new(kind: Kind, capacity: usize) -> Self {
+        match kind {
+            Kind::Text | Kind::Time => {
+                Builder::Text(StringBuilder::with_capacity(capacity, capacity * 8))
+            }
+            Kind::Date => Builder::Date(Date32Builder::with_capacity(capacity)),
+            Kind::Timestamp => {
+                Builder::Timestamp(TimestampMicrosecondBuilder::with_capacity(capacity))
+            }
+            Kind::Measure => Builder::Measure(Float64Builder::with_capacity(capacity)),
+        }
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            Builder::Text(mut b) => Arc::new(b.finish()),
+            Builder::Date(mut b) => Arc::new(b.finish()),
+            Builder::Timestamp(mut b) => Arc::new(b.finish().with_timezone("UTC")),
+            Builder::Measure(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+fn date32(date: NaiveDate) -> i32 {
+    use chrono::Datelike;
+    date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
+}
+
+/// Types `grid` into a record batch of `dataset`'s bronze schema.
+pub fn build(grid: &Grid, dataset: Dataset, lineage: &Lineage) -> Result<RecordBatch, InputError> {
+    let file = lineage.source_file.as_str();
+    let columns = dataset.columns();
+    let targets: Vec<Target> = grid
+        .header
+        .iter()
+        .enumerate()
+        .map(|(i, label)| match catalogue::lookup(label) {
+            Some(c) => match columns.iter().position(|k| k.name == c.name) {
+                Some(index) => Target::Column(index),
+                None => Target::Ignored(c.name),
+            },
+            None if label.trim().is_empty() => Target::Unknown(format!("column_{}", i + 1)),
+            None => Target::Unknown(label.clone()),
+        })
+        .collect();
+    let mut position: Vec<Option<usize>> = vec![None; columns.len()];
+    for (i, target) in targets.iter().enumerate() {
+        if let Target::Column(c) = target {
+            if let Some(first) = position[*c] {
+                return Err(InputError::at(
+                    file,
+                    grid.header_line,
+                    Some(format!("{} ({})", i + 1, grid.header[i])),
+                    format!(
+                        "column {:?} appears twice in the header (also column {})",
+                        columns[*c].name,
+                        first + 1
+                    ),
+                ));
+            }
+            position[*c] = Some(i);
+        }
+    }
+    let find = |name: &str| {
+        columns
+            .iter()
+            .position(|c| c.name == name)
+            .and_then(|i| position[i])
+    };
+    let date_at = find("date");
+    let date_heure_at = find("date_heure");
+    if date_at.is_none() && date_heure_at.is_none() && grid.preamble.date.is_none() {
+        return Err(InputError::at(
+            file,
+            grid.header_line,
+            None,
+            format!(
+                "no date column in the header (expected one of Date, date, Date - Heure, date_heure); header is: {}",
+                grid.header.join(" | ")
+            ),
+        ));
+    }
+
+    let n = grid.rows.len();
+    let mut builders: Vec<Option<Builder>> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let derived = matches!(c.name, "date" | "heure" | "perimetre" | "nature");
+            (position[i].is_some() || derived).then(|| Builder::new(c.kind, n))
+        })
+        .collect();
+    let index_of = |name: &str| columns.iter().position(|c| c.name == name);
+    let mut rescued = StringBuilder::with_capacity(n, 0);
+    let mut source_rows = Vec::with_capacity(n);
+    let mut rescue = Map::new();
+    let heure_index = index_of("heure");
+    let perimetre_index = index_of("perimetre");
+    let nature_index = index_of("nature");
+
+    for row in &grid.rows {
+        rescue.clear();
+        source_rows.push(row.line as i64);
+        let field = |i: usize| row.fields.get(i).unwrap_or("");
+        let column_name = |i: usize| format!("{} ({})", i + 1, grid.header[i].trim());
+
+        // The instant: a date column, else the date part of `date_heure`, else the preamble's.
+        let date_heure = match date_heure_at {
+            Some(i) if !field(i).trim().is_empty() => {
+                Some(parse_timestamp(field(i).trim()).ok_or_else(|| {
+                    InputError::at(
+                        file,
+                        row.line,
+                        Some(column_name(i)),
+                        format!(
+                            "malformed date-time {:?} (expected e.g. 2022-01-01T18:15:00+01:00)",
+                            field(i)
+                        ),
+                    )
+                })?)
+            }
+            _ => None,
+        };
+        let date = match date_at {
+            Some(i) => parse_date(field(i).trim()).ok_or_else(|| {
+                InputError::at(
+                    file,
+                    row.line,
+                    Some(column_name(i)),
+                    format!("malformed date {:?} (expected YYYY-MM-DD)", field(i)),
+                )
+            })?,
+            None => match (date_heure, grid.preamble.date) {
+                (Some(dt), _) => dt.date_naive(),
+                (None, Some(day)) => day,
+                (None, None) => {
+                    let i = date_heure_at.unwrap_or(0);
+                    return Err(InputError::at(
+                        file,
+                        row.line,
+                        Some(column_name(i)),
+                        "no date on this row",
+                    ));
+                }
+            },
+        };
+
+        for (c, column) in columns.iter().enumerate() {
+            let Some(builder) = builders[c].as_mut() else {
+                continue;
+            };
+            let Some(i) = position[c] else {
+                // Columns a format implies rather than publishes.
+                match builder {
+                    Builder::Date(b) => b.append_value(date32(date)),
+                    Builder::Text(b) if Some(c) == heure_index => match date_heure {
+                        Some(dt) => b.append_value(dt.format("%H:%M").to_string()),
+                        None => b.append_null(),
+                    },
+                    Builder::Text(b)
+                        if Some(c) == perimetre_index && grid.preamble.date.is_some() =>
+                    {
+                        // The legacy daily files are national.
+                        b.append_value("France")
+                    }
+                    Builder::Text(b) if Some(c) == nature_index => match &grid.preamble.nature {
+                        Some(nature) => b.append_value(nature),
+                        None => b.append_null(),
+                    },
+                    Builder::Text(b) => b.append_null(),
+                    Builder::Timestamp(b) => b.append_null(),
+                    Builder::Measure(b) => b.append_null(),
+                }
+                continue;
+            };
+            let raw = field(i);
+            let value = raw.trim();
+            match builder {
+                Builder::Date(b) => b.append_value(date32(date)),
+                Builder::Timestamp(b) => match date_heure {
+                    Some(dt) => b.append_value(dt.timestamp_micros()),
+                    None => b.append_null(),
+                },
+                Builder::Text(b) if value.is_empty() => b.append_null(),
+                Builder::Text(b) => {
+                    if column.kind == Kind::Time && !is_time(value) {
+                        return Err(InputError::at(
+                            file,
+                            row.line,
+                            Some(column_name(i)),
+                            format!("malformed time {raw:?} (expected HH:MM)"),
+                        ));
+                    }
+                    b.append_value(value)
+                }
+                Builder::Measure(b) => {
+                    if value.is_empty() {
+                        b.append_null();
+                    } else if let Some(number) = parse_number(value) {
+                        b.append_value(number);
+                    } else {
+                        b.append_null();
+                        rescue.insert(column.name.to_string(), Value::String(raw.to_string()));
+                    }
+                }
+            }
+        }
+        for (i, target) in targets.iter().enumerate() {
+            let key = match target {
+                Target::Column(_) => continue,
+                Target::Ignored(name) => *name,
+                Target::Unknown(label) => label.as_str(),
+            };
+            let raw = field(i);
+            if !raw.trim().is_empty() {
+                rescue.insert(key.to_string(), Value::String(raw.to_string()));
+            }
+        }
+        // Fields beyond the header: RTE's trailing tab leaves one empty; anything else is kept.
+        for i in grid.header.len()..row.fields.len() {
+            let raw = field(i);
+            if !raw.trim().is_empty() {
+                rescue.insert(format!("column_{}", i + 1), Value::String(raw.to_string()));
+            }
+        }
+        if rescue.is_empty() {
+            rescued.append_null();
+        } else {
+            rescued.append_value(Value::Object(std::mem::take(&mut rescue)).to_string());
+        }
+    }
+
+    let schema = dataset.schema();
+    let nulls_f64 = new_null_array(&DataType::Float64, n);
+    let mut arrays: Vec<ArrayRef> = builders
+        .into_iter()
+        .zip(columns)
+        .map(|(builder, column)| match builder {
+            Some(b) => b.finish(),
+            None if column.kind == Kind::Measure => nulls_f64.clone(),
+            None => new_null_array(&arrow_type(column.kind), n),
+        })
+        .collect();
+    let repeat = |value: &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(value, n)))
+    };
+    arrays.push(repeat(&lineage.source_file));
+    arrays.push(repeat(&lineage.source_sha256));
+    arrays.push(Arc::new(Int64Array::from(source_rows)));
+    arrays.push(repeat(&lineage.run_id));
+    arrays.push(Arc::new(rescued.finish()));
+    arrays.push(Arc::new(
+        TimestampMicrosecondArray::from(vec![lineage.ingested_at.timestamp_micros(); n])
+            .with_timezone("UTC"),
+    ));
+    arrays.push(Arc::new(deltalake::arrow::array::Date32Array::from(vec![
+        date32(lineage.ingested_at.date_naive());
+        n
+    ])));
+    RecordBatch::try_new(schema, arrays).map_err(|e| {
+        InputError::file(
+            file,
+            format!("internal error building the bronze batch: {e}"),
+        )
+    })
+}
+
+/// `YYYY-MM-DD`, or `DD/MM/YYYY` as RTE's specification describes it.
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        let part = b.get(r)?;
+        if part.iter().all(u8::is_ascii_digit) {
+            std::str::from_utf8(part).ok()?.parse().ok()
+        } else {
+            None
+        }
+    };
+    match b.len() {
+        10 if b[4] == b'-' && b[7] == b'-' => {
+            NaiveDate::from_ymd_opt(digits(0..4)? as i32, digits(5..7)?, digits(8..10)?)
+        }
+        10 if b[2] == b'/' && b[5] == b'/' => {
+            NaiveDate::from_ymd_opt(digits(6..10)? as i32, digits(3..5)?, digits(0..2)?)
+        }
+        // Workbooks may hold a date cell with a time of midnight.
+        16.. if b[10] == b' ' || b[10] == b'T' => parse_date(&s[..10]),
+        _ => None,
+    }
+}
+
+fn parse_timestamp(s: &str) -> Option<DateTime<chrono::FixedOffset>> {
+    DateTime::parse_from_rfc3339(s)
+        .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%:z"))
+        .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%z"))
+        .ok()
+}
+
+/// `HH:MM` (or `H:MM`, or with seconds).
+fn is_time(s: &str) -> bool {
+    let mut parts = s.split(':');
+    let hour = parts
+        .next()
+        .and_then(|h| (h.len() <= 2).then(|| h.parse::<u32>().ok()).flatten());
+    let minute = parts
+        .next()
+        .and_then(|m| (m.len() == 2).then(|| m.parse::<u32>().ok()).flatten());
+    let second_ok = match parts.next() {
+        None => true,
+        Some(sec) => sec.len() == 2 && sec.parse::<u32>().is_ok_and(|v| v < 60),
+    };
+    matches!((hour, minute), (Some(h), Some(m)) if h < 24 && m < 60)
+        && second_ok
+        && parts.next().is_none()
+}
+
+/// A finite number, with a decimal point or (as French spreadsheets write it) a decimal comma.
+fn parse_number(s: &str) -> Option<f64> {
+    let number = match s.parse::<f64>() {
+        Ok(v) => v,
+        Err(_) if s.bytes().filter(|&b| b == b',').count() == 1 => {
+            s.replace(',', ".").parse().ok()?
+        }
+        Err(_) => return None,
+    };
+    // `inf` and `NaN` parse, but no eCO2mix column publishes them: they are tokens to rescue.
+    number
+        .is_finite()
+        .then_some(number)
+        .filter(|_| s.bytes().any(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_tokens() {
+        assert_eq!(parse_number("51234"), Some(51234.0));
+        assert_eq!(parse_number("-1200"), Some(-1200.0));
+        assert_eq!(parse_number("12.5"), Some(12.5));
+        assert_eq!(parse_number("12,5"), Some(12.5));
+        assert_eq!(parse_number("ND"), None);
+        assert_eq!(parse_number("-"), None);
+        assert_eq!(parse_number("inf"), None);
+        assert_eq!(parse_number("NaN"), None);
+        assert_eq!(parse_number("1,2,3"), None);
+    }
+
+    #[test]
+    fn dates_and_times() {
+        assert_eq!(
+            parse_date("2024-03-31"),
+            NaiveDate::from_ymd_opt(2024, 3, 31)
+        );
+        assert_eq!(
+            parse_date("31/03/2024"),
+            NaiveDate::from_ymd_opt(2024, 3, 31)
+        );
+        assert_eq!(parse_date("2024-02-30"), None);
+        assert_eq!(parse_date("2024-3-31"), None);
+        assert!(is_time("02:45"));
+        assert!(is_time("2:45"));
+        assert!(is_time("23:45:00"));
+        assert!(!is_time("24:00"));
+        assert!(!is_time("12h30"));
+    }
+}

@@ -1,0 +1,393 @@
+//! Every input format, reduced to the same thing: a header, and rows of text fields each with
+//! the line (or sheet row) it came from. Typing happens once, in `frame`, whatever the format.
+
+use std::io::Cursor;
+
+use calamine::{Data, Reader};
+use chrono::NaiveDate;
+use csv::StringRecord;
+use deltalake::arrow::array::{Array, AsArray};
+use deltalake::arrow::datatypes::DataType;
+use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::decode::{Encoding, decode};
+use crate::error::InputError;
+use crate::sniff::{Document, Format};
+
+#[derive(Debug)]
+pub struct Grid {
+    pub header: Vec<String>,
+    /// Where the header is, to report header problems.
+    pub header_line: u64,
+    pub rows: Vec<Row>,
+    /// Context that the legacy daily files give in lines above the header.
+    pub preamble: Preamble,
+    /// Lines after the data that are notes, not rows (RTE's disclaimer).
+    pub trailer_lines: usize,
+    pub encoding: Option<Encoding>,
+    pub delimiter: Option<u8>,
+}
+
+#[derive(Debug)]
+pub struct Row {
+    pub line: u64,
+    pub fields: StringRecord,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Preamble {
+    /// `Journée du DD/MM/YYYY`: the date of every row of a legacy daily file.
+    pub date: Option<NaiveDate>,
+    /// `Données temps réel`: the nature of every row of a legacy daily file.
+    pub nature: Option<String>,
+}
+
+pub fn read(document: &Document) -> Result<Grid, InputError> {
+    match document.format {
+        Format::Text => read_text(&document.name, &document.bytes),
+        Format::Workbook => read_workbook(&document.name, &document.bytes),
+        Format::Parquet => read_parquet(&document.name, &document.bytes),
+    }
+}
+
+fn read_text(name: &str, bytes: &[u8]) -> Result<Grid, InputError> {
+    let (text, encoding) = decode(name, bytes)?;
+    let mut offset = 0usize;
+    let mut line_no = 0u64;
+    let mut preamble = Preamble::default();
+    // Skip blank lines and the legacy preamble to reach the header line.
+    let (header_line, header_offset) = loop {
+        let Some(line) = next_line(&text, offset) else {
+            return Err(InputError::file(
+                name,
+                "no header line: the file holds only blank lines",
+            ));
+        };
+        line_no += 1;
+        let content = line.trim();
+        let here = offset;
+        offset += line.len() + 1;
+        if content.is_empty() {
+            continue;
+        }
+        if let Some(date) = legacy_day(content) {
+            preamble.date = Some(date);
+            continue;
+        }
+        if preamble.date.is_some() && content.starts_with("Données") && !has_delimiter(content) {
+            preamble.nature = Some(content.to_string());
+            continue;
+        }
+        break (line_no, here);
+    };
+    let header_text = next_line(&text, header_offset).unwrap_or("");
+    let delimiter = [b'\t', b';', b',']
+        .into_iter()
+        .find(|d| header_text.as_bytes().contains(d));
+    let Some(delimiter) = delimiter else {
+        return Err(InputError::at(
+            name,
+            header_line,
+            None,
+            "no column separator (tab, ';' or ',') in the header line: not an eCO2mix table",
+        ));
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        // RTE's tab files never quote, and a stray quote must not swallow the lines after it.
+        .quoting(delimiter != b'\t')
+        .from_reader(text[header_offset..].as_bytes());
+    let mut records = reader.records();
+    let header = match records.next() {
+        Some(Ok(r)) => r.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
+        Some(Err(e)) => return Err(csv_error(name, header_line, e)),
+        None => return Err(InputError::at(name, header_line, None, "empty header line")),
+    };
+    // csv positions a record where the previous one's terminator began (so blank lines and the
+    // `\n` of a CRLF are not counted): a record really starts past those line breaks.
+    let body = text[header_offset..].as_bytes();
+    let (mut counted_to, mut line) = (0usize, header_line);
+    let mut rows = Vec::new();
+    for record in records {
+        let record = record.map_err(|e| csv_error(name, header_line, e))?;
+        let mut start = record.position().map_or(counted_to, |p| p.byte() as usize);
+        while matches!(body.get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        line += body[counted_to..start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64;
+        counted_to = start;
+        rows.push(Row {
+            line,
+            fields: record,
+        });
+    }
+    let mut grid = Grid {
+        header,
+        header_line,
+        rows,
+        preamble,
+        trailer_lines: 0,
+        encoding: Some(encoding),
+        delimiter: Some(delimiter),
+    };
+    grid.drop_blank_and_trailer_rows();
+    Ok(grid)
+}
+
+fn next_line(text: &str, offset: usize) -> Option<&str> {
+    if offset >= text.len() {
+        return None;
+    }
+    let rest = &text[offset..];
+    Some(
+        rest.split('\n')
+            .next()
+            .unwrap_or(rest)
+            .trim_end_matches('\r'),
+    )
+    .map(|l| &rest[..l.len()])
+}
+
+fn has_delimiter(line: &str) -> bool {
+    line.contains(['\t', ';', ','])
+}
+
+/// `Journée du 01/03/2012`, the first line of the daily files published until 2013.
+fn legacy_day(line: &str) -> Option<NaiveDate> {
+    let rest = line.strip_prefix("Journée du ")?;
+    NaiveDate::parse_from_str(rest.trim().trim_end_matches(['\t', ';', ',']), "%d/%m/%Y").ok()
+}
+
+fn csv_error(name: &str, header_line: u64, e: csv::Error) -> InputError {
+    let line = e
+        .position()
+        .map_or(header_line, |p| header_line - 1 + p.line());
+    match e.kind() {
+        csv::ErrorKind::Utf8 { err, .. } => InputError::at(
+            name,
+            line,
+            Some(format!("{}", err.field() + 1)),
+            "invalid text",
+        ),
+        _ => InputError::at(name, line, None, e.to_string()),
+    }
+}
+
+impl Grid {
+    /// Blank rows are not data; notes after the last data row (RTE's disclaimer, padded with
+    /// separators or not) are not data either. A note *between* data rows is kept, so that it is
+    /// reported as a malformed row rather than skipped.
+    fn drop_blank_and_trailer_rows(&mut self) {
+        self.rows
+            .retain(|r| r.fields.iter().any(|f| !f.trim().is_empty()));
+        while let Some(last) = self.rows.last() {
+            if is_note(&last.fields) {
+                self.rows.pop();
+                self.trailer_lines += 1;
+            } else {
+                break;
+            }
+        }
+    }
+}
+
+/// A line of prose in the first field and nothing else.
+fn is_note(fields: &StringRecord) -> bool {
+    let mut iter = fields.iter();
+    let first = iter.next().unwrap_or("").trim();
+    iter.all(|f| f.trim().is_empty()) && first.split_whitespace().count() >= 4
+}
+
+fn read_workbook(name: &str, bytes: &[u8]) -> Result<Grid, InputError> {
+    let mut workbook = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
+        .map_err(|e| InputError::file(name, format!("unreadable Excel workbook ({e})")))?;
+    let range = workbook
+        .worksheet_range_at(0)
+        .ok_or_else(|| InputError::file(name, "the workbook has no sheet"))?
+        .map_err(|e| InputError::file(name, format!("unreadable first sheet ({e})")))?;
+    let first_row = range.start().map_or(0, |(r, _)| r as u64) + 1;
+    let mut rows_iter = range
+        .rows()
+        .enumerate()
+        .map(|(i, cells)| (first_row + i as u64, cells))
+        .skip_while(|(_, cells)| cells.iter().all(|c| cell_text(c).trim().is_empty()));
+    let Some((header_line, header_cells)) = rows_iter.next() else {
+        return Err(InputError::file(name, "the first sheet is empty"));
+    };
+    let header = header_cells.iter().map(cell_text).collect();
+    let rows = rows_iter
+        .map(|(line, cells)| Row {
+            line,
+            fields: cells.iter().map(cell_text).collect::<StringRecord>(),
+        })
+        .collect();
+    let mut grid = Grid {
+        header,
+        header_line,
+        rows,
+        preamble: Preamble::default(),
+        trailer_lines: 0,
+        encoding: None,
+        delimiter: None,
+    };
+    grid.drop_blank_and_trailer_rows();
+    Ok(grid)
+}
+
+/// A cell as the text the same value has in RTE's text files.
+fn cell_text(cell: &Data) -> String {
+    match cell {
+        Data::Empty => String::new(),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) => f.to_string(),
+        Data::Bool(b) => b.to_string(),
+        Data::Error(e) => format!("#{e:?}"),
+        Data::DateTime(d) => {
+            let serial = d.as_f64();
+            match d.as_datetime() {
+                // A time of day alone is stored as a fraction of a day.
+                Some(dt) if serial < 1.0 => dt.format("%H:%M").to_string(),
+                Some(dt) if serial.fract() == 0.0 => dt.format("%Y-%m-%d").to_string(),
+                Some(dt) => dt.format("%Y-%m-%d %H:%M").to_string(),
+                None => serial.to_string(),
+            }
+        }
+    }
+}
+
+fn read_parquet(name: &str, bytes: &[u8]) -> Result<Grid, InputError> {
+    let unreadable = |e: &dyn std::fmt::Display| {
+        InputError::file(name, format!("unreadable Parquet file ({e})"))
+    };
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))
+        .map_err(|e| unreadable(&e))?
+        .build()
+        .map_err(|e| unreadable(&e))?;
+    let mut header: Option<Vec<String>> = None;
+    let mut rows = Vec::new();
+    let mut line = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| unreadable(&e))?;
+        if header.is_none() {
+            header = Some(
+                batch
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect(),
+            );
+        }
+        // Every column through its text form, so that typing is the same as for text files.
+        let columns = batch
+            .columns()
+            .iter()
+            .map(|c| text_column(c.as_ref()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| unreadable(&e))?;
+        for i in 0..batch.num_rows() {
+            line += 1;
+            let fields: StringRecord = columns.iter().map(|c| c[i].as_str()).collect();
+            rows.push(Row { line, fields });
+        }
+    }
+    Ok(Grid {
+        header: header.unwrap_or_default(),
+        header_line: 0,
+        rows,
+        preamble: Preamble::default(),
+        trailer_lines: 0,
+        encoding: None,
+        delimiter: None,
+    })
+}
+
+fn text_column(array: &dyn Array) -> Result<Vec<String>, deltalake::arrow::error::ArrowError> {
+    use deltalake::arrow::util::display::{ArrayFormatter, FormatOptions};
+    if let DataType::Timestamp(_, Some(_)) = array.data_type() {
+        // RFC 3339 with the offset, as the portal's CSV writes `date_heure`.
+        let utc = deltalake::arrow::compute::cast(
+            array,
+            &DataType::Timestamp(deltalake::arrow::datatypes::TimeUnit::Microsecond, None),
+        )?;
+        let micros = utc.as_primitive::<deltalake::arrow::datatypes::TimestampMicrosecondType>();
+        let tz: chrono_tz::Tz = match array.data_type() {
+            DataType::Timestamp(_, Some(tz)) => tz.parse().unwrap_or(chrono_tz::UTC),
+            _ => chrono_tz::UTC,
+        };
+        return Ok((0..micros.len())
+            .map(|i| {
+                if micros.is_null(i) {
+                    return String::new();
+                }
+                chrono::DateTime::from_timestamp_micros(micros.value(i))
+                    .map(|t| t.with_timezone(&tz).to_rfc3339())
+                    .unwrap_or_default()
+            })
+            .collect());
+    }
+    let options = FormatOptions::default().with_null("");
+    let formatter = ArrayFormatter::try_new(array, &options)?;
+    Ok((0..array.len())
+        .map(|i| formatter.value(i).to_string())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(bytes: &[u8]) -> Result<Grid, InputError> {
+        read_text("t.xls", bytes)
+    }
+
+    #[test]
+    fn rte_text_drops_disclaimer_and_keeps_line_numbers() {
+        let grid = text(
+            b"Date\tHeures\tConsommation\n\n2024-01-01\t00:00\t1\t\n2024-01-01\t00:15\t2\t\nRTE ne pourra \xeatre tenu responsable de rien.\n\n",
+        )
+        .unwrap();
+        assert_eq!(grid.header, ["Date", "Heures", "Consommation"]);
+        assert_eq!(grid.rows.len(), 2);
+        assert_eq!(grid.rows[0].line, 3);
+        assert_eq!(grid.rows[1].line, 4);
+        assert_eq!(&grid.rows[1].fields[2], "2");
+        assert_eq!(grid.trailer_lines, 1);
+        assert_eq!(grid.delimiter, Some(b'\t'));
+        assert_eq!(grid.encoding, Some(Encoding::Latin1));
+    }
+
+    #[test]
+    fn legacy_preamble_gives_date_and_nature() {
+        let grid = text(
+            "Journée du 01/03/2012\nDonnées temps réel\nHeures\tConsommation\n00:00\t5\n"
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(grid.preamble.date, NaiveDate::from_ymd_opt(2012, 3, 1));
+        assert_eq!(grid.preamble.nature.as_deref(), Some("Données temps réel"));
+        assert_eq!(grid.header_line, 3);
+        assert_eq!(grid.rows[0].line, 4);
+    }
+
+    #[test]
+    fn crlf_semicolon_csv() {
+        let grid = text(b"date;heure;consommation\r\n2022-01-01;00:00;7\r\n").unwrap();
+        assert_eq!(grid.delimiter, Some(b';'));
+        assert_eq!(&grid.rows[0].fields[2], "7");
+        assert_eq!(grid.rows[0].line, 2);
+    }
+
+    #[test]
+    fn a_note_between_rows_stays_a_row() {
+        let grid =
+            text(b"Date\tHeures\nsome note in the middle of it\n2024-01-01\t00:00\n").unwrap();
+        assert_eq!(grid.rows.len(), 2);
+    }
+}

@@ -1,0 +1,416 @@
+//! `ecomix ingest`: inputs resolved, read, unpacked, hashed, parsed in parallel, and appended to
+//! the bronze tables in one commit per table, only when every input was good (or `keep_going`).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use deltalake::arrow::array::{Array, AsArray};
+use deltalake::arrow::record_batch::RecordBatch;
+use ecomix_core::layout::{ECO2MIX_BRONZE, TEMPO_BRONZE, TableRef};
+use ecomix_lake::{Appender, Lake};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{BronzeError, InputError};
+use crate::frame::{self, Dataset, Lineage, PARTITION_COLUMN};
+use crate::grid;
+use crate::http::{self, Fetched};
+use crate::sniff::{self, Document};
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Ingest again content whose hash is already in bronze.
+    pub force: bool,
+    /// Ingest the good inputs and report the bad ones, instead of committing nothing.
+    pub keep_going: bool,
+    pub run_id: String,
+    pub ingested_at: DateTime<Utc>,
+    pub show_progress: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IngestReport {
+    pub run_id: String,
+    pub files: Vec<FileOutcome>,
+    pub rejected: Vec<Rejected>,
+    pub tables: Vec<TableOutcome>,
+    /// Bytes of data documents read (after decompression).
+    pub bytes_read: u64,
+}
+
+impl IngestReport {
+    pub fn rows_written(&self) -> usize {
+        self.tables.iter().map(|t| t.rows_written).sum()
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct FileOutcome {
+    pub source_file: String,
+    pub sha256: String,
+    pub format: &'static str,
+    pub table: Option<String>,
+    pub rows: usize,
+    /// `ingested`, `already_ingested` or `duplicate_in_run`.
+    pub status: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Rejected {
+    pub file: String,
+    pub line: Option<u64>,
+    pub column: Option<String>,
+    pub message: String,
+}
+
+impl From<&InputError> for Rejected {
+    fn from(e: &InputError) -> Self {
+        Self {
+            file: e.file.clone(),
+            line: e.line,
+            column: e.column.clone(),
+            message: e.message.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct TableOutcome {
+    pub table: String,
+    pub version: Option<u64>,
+    pub rows_written: usize,
+}
+
+/// Where an input comes from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Path(PathBuf),
+    Url(String),
+}
+
+impl Input {
+    fn name(&self) -> String {
+        match self {
+            Input::Path(p) => p.display().to_string(),
+            Input::Url(u) => u.clone(),
+        }
+    }
+}
+
+/// Expands files, directories (recursively, hidden files aside), globs and URLs into inputs.
+pub fn resolve_inputs(arguments: &[String]) -> (Vec<Input>, Vec<InputError>) {
+    let mut inputs = Vec::new();
+    let mut errors = Vec::new();
+    for argument in arguments {
+        if argument.starts_with("http://") || argument.starts_with("https://") {
+            inputs.push(Input::Url(argument.clone()));
+        } else if argument.contains(['*', '?', '[']) && !Path::new(argument).exists() {
+            match glob::glob(argument) {
+                Ok(paths) => {
+                    let mut matched: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+                    matched.sort();
+                    if matched.is_empty() {
+                        errors.push(InputError::file(argument, "no file matches this pattern"));
+                    }
+                    for path in matched {
+                        push_path(&path, &mut inputs, &mut errors);
+                    }
+                }
+                Err(e) => errors.push(InputError::file(argument, format!("invalid pattern: {e}"))),
+            }
+        } else {
+            push_path(Path::new(argument), &mut inputs, &mut errors);
+        }
+    }
+    (inputs, errors)
+}
+
+fn push_path(path: &Path, inputs: &mut Vec<Input>, errors: &mut Vec<InputError>) {
+    if path.is_dir() {
+        let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
+            Ok(dir) => dir.filter_map(Result::ok).map(|e| e.path()).collect(),
+            Err(e) => {
+                errors.push(InputError::file(path.display().to_string(), e.to_string()));
+                return;
+            }
+        };
+        entries.sort();
+        for entry in entries {
+            let hidden = entry
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if !hidden {
+                push_path(&entry, inputs, errors);
+            }
+        }
+    } else if path.is_file() {
+        inputs.push(Input::Path(path.to_path_buf()));
+    } else {
+        errors.push(InputError::file(
+            path.display().to_string(),
+            "no such file or directory",
+        ));
+    }
+}
+
+/// A document with its content hash, before parsing.
+struct Hashed {
+    document: Document,
+    sha256: String,
+}
+
+/// A document parsed into a batch of one bronze table.
+struct Parsed {
+    name: String,
+    sha256: String,
+    format: &'static str,
+    dataset: Dataset,
+    batch: RecordBatch,
+}
+
+/// Inputs are read and parsed this many at a time, so memory stays bounded by a few files.
+const CHUNK: usize = 16;
+
+pub async fn ingest(
+    lake: &Lake,
+    arguments: &[String],
+    options: &IngestOptions,
+) -> Result<IngestReport, BronzeError> {
+    let (inputs, mut errors) = resolve_inputs(arguments);
+    let mut known = if options.force {
+        HashSet::new()
+    } else {
+        known_hashes(lake).await?
+    };
+    let mut bronze = Appender::start(
+        lake,
+        ECO2MIX_BRONZE,
+        frame::eco2mix_schema(),
+        &[PARTITION_COLUMN],
+    )
+    .await?;
+    let mut tempo = Appender::start(
+        lake,
+        TEMPO_BRONZE,
+        frame::tempo_schema(),
+        &[PARTITION_COLUMN],
+    )
+    .await?;
+    let mut files = Vec::new();
+    let mut bytes_read = 0u64;
+    let client = if inputs.iter().any(|i| matches!(i, Input::Url(_))) {
+        Some(http::client().map_err(BronzeError::Download)?)
+    } else {
+        None
+    };
+    let bar = if options.show_progress {
+        let bar = ProgressBar::new(inputs.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("ingest {bar:30} {pos}/{len} files {elapsed} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+
+    for chunk in inputs.chunks(CHUNK) {
+        let mut raw = Vec::with_capacity(chunk.len());
+        for input in chunk {
+            match read_input(input, client.as_ref(), options.show_progress).await {
+                Ok(bytes) => raw.push((input.name(), bytes)),
+                Err(e) => errors.push(e),
+            }
+        }
+        let unpacked: Vec<Result<Vec<Hashed>, InputError>> = tokio::task::block_in_place(|| {
+            raw.into_par_iter()
+                .map(|(name, bytes)| {
+                    let documents = sniff::unpack(&name, bytes)?;
+                    Ok(documents
+                        .into_iter()
+                        .map(|document| Hashed {
+                            sha256: hex::encode(Sha256::digest(&document.bytes)),
+                            document,
+                        })
+                        .collect())
+                })
+                .collect()
+        });
+        let mut to_parse = Vec::new();
+        for result in unpacked {
+            match result {
+                Err(e) => errors.push(e),
+                Ok(documents) => {
+                    for hashed in documents {
+                        bytes_read += hashed.document.bytes.len() as u64;
+                        if known.contains(&hashed.sha256) {
+                            files.push(FileOutcome {
+                                source_file: hashed.document.name.clone(),
+                                sha256: hashed.sha256,
+                                format: hashed.document.format.as_str(),
+                                table: None,
+                                rows: 0,
+                                status: "already_ingested",
+                            });
+                            continue;
+                        }
+                        known.insert(hashed.sha256.clone());
+                        to_parse.push(hashed);
+                    }
+                }
+            }
+        }
+        let parsed: Vec<Result<Parsed, InputError>> = tokio::task::block_in_place(|| {
+            to_parse
+                .into_par_iter()
+                .map(|hashed| parse(hashed, options))
+                .collect()
+        });
+        for result in parsed {
+            match result {
+                Err(e) => errors.push(e),
+                Ok(parsed) => {
+                    let (appender, table) = match parsed.dataset {
+                        Dataset::Eco2mix => (&mut bronze, ECO2MIX_BRONZE),
+                        Dataset::Tempo => (&mut tempo, TEMPO_BRONZE),
+                    };
+                    files.push(FileOutcome {
+                        source_file: parsed.name,
+                        sha256: parsed.sha256,
+                        format: parsed.format,
+                        table: Some(table.to_string()),
+                        rows: parsed.batch.num_rows(),
+                        status: "ingested",
+                    });
+                    appender.write(parsed.batch).await?;
+                }
+            }
+        }
+        bar.inc(chunk.len() as u64);
+        if !errors.is_empty() && !options.keep_going {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    if !errors.is_empty() && !options.keep_going {
+        return Err(BronzeError::Rejected(errors));
+    }
+
+    let names: Vec<&str> = files
+        .iter()
+        .filter(|f| f.status == "ingested")
+        .map(|f| f.source_file.as_str())
+        .collect();
+    let metadata = HashMap::from([(
+        "ecomix".to_string(),
+        serde_json::json!({ "command": "ingest", "run_id": options.run_id, "files": names }),
+    )]);
+    let mut tables = Vec::new();
+    for (appender, table) in [(bronze, ECO2MIX_BRONZE), (tempo, TEMPO_BRONZE)] {
+        let rows_written = appender.rows();
+        let version = appender.commit(metadata.clone()).await?;
+        let version = match version {
+            Some(v) => Some(v),
+            None => lake.version(table).await?,
+        };
+        tables.push(TableOutcome {
+            table: table.to_string(),
+            version,
+            rows_written,
+        });
+    }
+    Ok(IngestReport {
+        run_id: options.run_id.clone(),
+        files,
+        rejected: errors.iter().map(Rejected::from).collect(),
+        tables,
+        bytes_read,
+    })
+}
+
+async fn read_input(
+    input: &Input,
+    client: Option<&reqwest::Client>,
+    show_progress: bool,
+) -> Result<Vec<u8>, InputError> {
+    match input {
+        Input::Path(path) => std::fs::read(path)
+            .map_err(|e| InputError::file(path.display().to_string(), format!("cannot read: {e}"))),
+        Input::Url(url) => {
+            let client = client.expect("a client is built when there are URLs");
+            match http::fetch(client, url, None, show_progress).await {
+                Ok(Fetched::Body { bytes, .. }) => Ok(bytes),
+                Ok(Fetched::NotModified) => {
+                    Err(InputError::file(url, "unexpected 304 Not Modified"))
+                }
+                Err(message) => Err(InputError::file(url, message)),
+            }
+        }
+    }
+}
+
+fn parse(hashed: Hashed, options: &IngestOptions) -> Result<Parsed, InputError> {
+    let document = &hashed.document;
+    let grid = grid::read(document)?;
+    let dataset = Dataset::of(&grid);
+    let lineage = Lineage {
+        source_file: document.name.clone(),
+        source_sha256: hashed.sha256.clone(),
+        ingested_at: options.ingested_at,
+        run_id: options.run_id.clone(),
+    };
+    let batch = frame::build(&grid, dataset, &lineage)?;
+    if batch.num_rows() == 0 {
+        return Err(InputError::file(
+            &document.name,
+            "no data row: the file has a header but nothing under it",
+        ));
+    }
+    tracing::debug!(
+        file = %document.name,
+        rows = batch.num_rows(),
+        encoding = ?grid.encoding,
+        delimiter = ?grid.delimiter.map(char::from),
+        trailer_lines = grid.trailer_lines,
+        "parsed"
+    );
+    Ok(Parsed {
+        name: document.name.clone(),
+        sha256: hashed.sha256,
+        format: document.format.as_str(),
+        dataset,
+        batch,
+    })
+}
+
+/// Content hashes already in the bronze tables.
+pub async fn known_hashes(lake: &Lake) -> Result<HashSet<String>, BronzeError> {
+    let mut hashes = HashSet::new();
+    for table in [ECO2MIX_BRONZE, TEMPO_BRONZE] {
+        for batch in distinct_hashes(lake, table).await? {
+            let column = batch.column(0);
+            let strings = deltalake::arrow::compute::cast(
+                column,
+                &deltalake::arrow::datatypes::DataType::Utf8,
+            )
+            .map_err(|e| ecomix_lake::LakeError::Query {
+                table: table.to_string(),
+                message: e.to_string(),
+            })?;
+            let strings = strings.as_string::<i32>();
+            hashes.extend(
+                (0..strings.len())
+                    .filter(|&i| strings.is_valid(i))
+                    .map(|i| strings.value(i).to_string()),
+            );
+        }
+    }
+    Ok(hashes)
+}
+
+async fn distinct_hashes(lake: &Lake, table: TableRef) -> Result<Vec<RecordBatch>, BronzeError> {
+    Ok(ecomix_lake::query(lake, table, "SELECT DISTINCT _source_sha256 FROM t").await?)
+}

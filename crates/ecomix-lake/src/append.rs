@@ -1,0 +1,149 @@
+//! Appending to a table in a single commit, streaming batches through the Parquet encoder so a
+//! large ingest never holds more than one batch in memory.
+
+use std::collections::HashMap;
+
+use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, StructType};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::{DeltaTable, DeltaTableError};
+use ecomix_core::layout::TableRef;
+
+use crate::{Lake, LakeError};
+
+/// An append in progress. Nothing is visible to readers until [`Appender::commit`]; dropping
+/// the appender abandons the write (files already uploaded are unreferenced and go at the next
+/// vacuum).
+pub struct Appender {
+    lake: Lake,
+    table_ref: TableRef,
+    existing: Option<DeltaTable>,
+    schema: SchemaRef,
+    partition_columns: Vec<String>,
+    writer: RecordBatchWriter,
+    rows: usize,
+}
+
+impl Appender {
+    /// Starts an append to `table`, which is created with `schema` and `partition_columns` at
+    /// commit time if it does not exist yet.
+    pub async fn start(
+        lake: &Lake,
+        table: TableRef,
+        schema: SchemaRef,
+        partition_columns: &[&str],
+    ) -> Result<Self, LakeError> {
+        let existing = lake.open(table).await?;
+        let partition_columns: Vec<String> =
+            partition_columns.iter().map(|c| c.to_string()).collect();
+        let writer = match &existing {
+            Some(t) => RecordBatchWriter::for_table(t),
+            None => RecordBatchWriter::try_new(
+                lake.table_url(table),
+                schema.clone(),
+                Some(partition_columns.clone()),
+                Some(lake.storage_options().clone()),
+            ),
+        }
+        .map_err(|e| LakeError::delta(table, e))?;
+        Ok(Self {
+            lake: lake.clone(),
+            table_ref: table,
+            existing,
+            schema,
+            partition_columns,
+            writer,
+            rows: 0,
+        })
+    }
+
+    pub fn table_exists(&self) -> bool {
+        self.existing.is_some()
+    }
+
+    /// The existing table, to look at what it already holds before writing.
+    pub fn existing(&self) -> Option<&DeltaTable> {
+        self.existing.as_ref()
+    }
+
+    pub async fn write(&mut self, batch: RecordBatch) -> Result<(), LakeError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        self.rows += batch.num_rows();
+        self.writer
+            .write(batch)
+            .await
+            .map_err(|e| LakeError::delta(self.table_ref, e))
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Commits everything written as one new table version, recording `app_metadata` in the
+    /// commit info. Returns the new version, or `None` when nothing was written.
+    pub async fn commit(
+        mut self,
+        app_metadata: HashMap<String, serde_json::Value>,
+    ) -> Result<Option<u64>, LakeError> {
+        let table_ref = self.table_ref;
+        let fail = |e: DeltaTableError| LakeError::delta(table_ref, e);
+        let adds: Vec<Action> = self
+            .writer
+            .flush()
+            .await
+            .map_err(fail)?
+            .into_iter()
+            .map(Action::Add)
+            .collect();
+        if adds.is_empty() {
+            return Ok(None);
+        }
+        let properties = CommitProperties::default().with_metadata(app_metadata);
+        match self.existing {
+            Some(table) => {
+                let operation = DeltaOperation::Write {
+                    mode: SaveMode::Append,
+                    partition_by: Some(self.partition_columns.clone()).filter(|p| !p.is_empty()),
+                    predicate: None,
+                };
+                let snapshot = table.snapshot().map_err(fail)?;
+                let finalized = CommitBuilder::from(properties)
+                    .with_actions(adds)
+                    .build(Some(snapshot), table.log_store(), operation)
+                    .await
+                    .map_err(fail)?;
+                Ok(Some(finalized.version()))
+            }
+            None => {
+                let delta_schema: StructType = self
+                    .schema
+                    .as_ref()
+                    .try_into_kernel()
+                    .map_err(|e| fail(DeltaTableError::from(e)))?;
+                // Built without loading: the table does not exist yet.
+                let table = deltalake::DeltaTableBuilder::from_url(self.lake.table_url(table_ref))
+                    .and_then(|b| {
+                        b.with_storage_options(self.lake.storage_options().clone())
+                            .build()
+                    })
+                    .map_err(fail)?;
+                let created = table
+                    .create()
+                    .with_table_name(table_ref.name)
+                    .with_columns(delta_schema.fields().cloned())
+                    .with_partition_columns(self.partition_columns.clone())
+                    .with_actions(adds)
+                    .with_commit_properties(properties)
+                    .await
+                    .map_err(fail)?;
+                Ok(created.version())
+            }
+        }
+    }
+}

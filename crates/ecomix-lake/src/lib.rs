@@ -1,0 +1,108 @@
+//! Delta Lake I/O for ecomix, over `object_store`: open tables by their place in the lake,
+//! append record batches in one commit, and query them with DataFusion.
+//!
+//! The lake root is either a local folder or an object-store URI; tables live at
+//! `<root>/<layer>/<table>`.
+
+mod append;
+mod error;
+mod query;
+
+pub use append::Appender;
+pub use error::LakeError;
+pub use query::query;
+
+pub use deltalake::arrow;
+pub use deltalake::datafusion;
+pub use deltalake::parquet;
+
+use std::collections::HashMap;
+
+use deltalake::{DeltaTable, DeltaTableError};
+use ecomix_core::layout::TableRef;
+use url::Url;
+
+/// A lake root and the storage options used to reach it.
+#[derive(Clone)]
+pub struct Lake {
+    root: Url,
+    storage_options: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for Lake {
+    // Storage options may hold secrets: only their names are shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lake")
+            .field("root", &self.root.as_str())
+            .field("storage_options", &self.storage_options.keys())
+            .finish()
+    }
+}
+
+impl Lake {
+    /// A lake at `location`: a local path (created if missing) or a URI such as `file://…`.
+    pub fn new(location: &str) -> Result<Self, LakeError> {
+        Self::with_storage_options(location, HashMap::new())
+    }
+
+    pub fn with_storage_options(
+        location: &str,
+        storage_options: HashMap<String, String>,
+    ) -> Result<Self, LakeError> {
+        deltalake::azure::register_handlers(None);
+        let mut root =
+            deltalake::ensure_table_uri(location).map_err(|source| LakeError::Location {
+                location: location.to_string(),
+                reason: source.to_string(),
+            })?;
+        if !root.path().ends_with('/') {
+            root.set_path(&format!("{}/", root.path()));
+        }
+        Ok(Self {
+            root,
+            storage_options,
+        })
+    }
+
+    pub fn root(&self) -> &Url {
+        &self.root
+    }
+
+    /// The URL of a table of this lake.
+    pub fn table_url(&self, table: TableRef) -> Url {
+        self.root
+            .join(&format!("{}/", table.relative_path()))
+            .expect("a table's relative path is a valid URL path")
+    }
+
+    /// The table if it exists, at its latest version.
+    pub async fn open(&self, table: TableRef) -> Result<Option<DeltaTable>, LakeError> {
+        let url = self.table_url(table);
+        if url.scheme() == "file"
+            && let Ok(path) = url.to_file_path()
+            && !path.join("_delta_log").exists()
+        {
+            return Ok(None);
+        }
+        let result = deltalake::DeltaTableBuilder::from_url(url)
+            .and_then(|b| Ok(b.with_storage_options(self.storage_options.clone())))
+            .map(|b| b.load());
+        match result {
+            Ok(load) => match load.await {
+                Ok(t) => Ok(Some(t)),
+                Err(DeltaTableError::NotATable(_)) => Ok(None),
+                Err(source) => Err(LakeError::delta(table, source)),
+            },
+            Err(source) => Err(LakeError::delta(table, source)),
+        }
+    }
+
+    /// The latest version of a table, `None` when the table does not exist yet.
+    pub async fn version(&self, table: TableRef) -> Result<Option<u64>, LakeError> {
+        Ok(self.open(table).await?.and_then(|t| t.version()))
+    }
+
+    pub(crate) fn storage_options(&self) -> &HashMap<String, String> {
+        &self.storage_options
+    }
+}

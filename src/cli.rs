@@ -1,0 +1,77 @@
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// ecomix: a lakehouse pipeline for RTE's eCO2mix open data.
+///
+/// Files go to bronze (`ingest`), then silver and gold; tables are Delta tables under the lake
+/// root: <lake>/bronze/<table>, <lake>/silver/<table>, <lake>/gold/<table>.
+#[derive(Debug, Parser)]
+#[command(name = "ecomix", version, about, long_about)]
+pub struct Cli {
+    /// Lake root: a local folder or an object-store URI.
+    #[arg(long, global = true, env = "ECOMIX_LAKE", default_value = "lakehouse/")]
+    pub lake: String,
+    /// More logging (-v info, -vv debug, -vvv trace). ECOMIX_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print a machine-readable summary of the run on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Land eCO2mix files (any published format) in the bronze tables.
+    Ingest(IngestArgs),
+    /// Fetch RTE's eCO2mix downloads into a local folder.
+    Download(DownloadArgs),
+    /// Write synthetic eCO2mix files in the published formats (the bundled sample).
+    Synth(SynthArgs),
+    /// Show the lake's tables: version, rows, files, last commit.
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files, folders, glob patterns or http(s) URLs.
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+    /// Ingest again files whose content is already in bronze.
+    #[arg(long)]
+    pub force: bool,
+    /// Ingest the good inputs and report the bad ones, instead of committing nothing.
+    #[arg(long)]
+    pub keep_going: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// What to fetch: tr, consolide, definitif:YYYY, tempo:YYYY (season YYYY-YYYY+1).
+    #[arg(default_value = "tr")]
+    pub publications: Vec<String>,
+    /// Fetch the regional files of this region instead of the national ones (repeatable).
+    #[arg(long = "region")]
+    pub regions: Vec<String>,
+    /// Folder to download into.
+    #[arg(long, default_value = "downloads")]
+    pub dest: PathBuf,
+    /// Where RTE's files are served.
+    #[arg(long, env = "ECOMIX_RTE_URL", default_value = ecomix_bronze::download::RTE_BASE_URL)]
+    pub base_url: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Folder to write into.
+    #[arg(long, default_value = "data")]
+    pub out: PathBuf,
+    /// Seed of the generator: the same seed writes the same bytes.
+    #[arg(long, default_value_t = 2012)]
+    pub seed: u64,
+}

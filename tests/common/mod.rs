@@ -1,0 +1,195 @@
+//! Helpers shared by the end-to-end tests: running the binary, reading tables back, a local
+//! HTTP server, and the real files of `../shared/data/real/`.
+#![allow(dead_code)]
+
+pub mod http;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use deltalake::arrow::array::{Array, AsArray, RecordBatch};
+use deltalake::arrow::compute::cast;
+use deltalake::arrow::datatypes::DataType;
+use ecomix_core::layout::TableRef;
+use ecomix_lake::Lake;
+
+pub fn ecomix(lake: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ecomix"));
+    command
+        .arg("--lake")
+        .arg(lake)
+        .env_remove("ECOMIX_LAKE")
+        .env("NO_COLOR", "1");
+    command
+}
+
+/// Runs the binary, returning its output; panics with the output when it cannot start.
+pub fn run(lake: &Path, args: &[&str]) -> Output {
+    ecomix(lake)
+        .args(args)
+        .output()
+        .expect("the ecomix binary runs")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared/data/real/`, or `None` (with a visible message) where it is absent.
+pub fn real_data() -> Option<PathBuf> {
+    let dir = repo_root().join("../shared/data/real");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIPPED: {} is absent; the real-file tests need it",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// Every data file under the real-data folder (documentation, checksums and manifests aside).
+pub fn real_files(dir: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for sub in ["rte_xls", "tempo", "odre", "xlsx", "derived"] {
+        walk(&dir.join(sub), &mut files);
+    }
+    files
+}
+
+pub fn query(lake: &Path, table: TableRef, sql: &str) -> Vec<RecordBatch> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let lake = Lake::new(lake.to_str().unwrap()).unwrap();
+        ecomix_lake::query(&lake, table, sql).await.unwrap()
+    })
+}
+
+pub fn version(lake: &Path, table: TableRef) -> Option<u64> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let lake = Lake::new(lake.to_str().unwrap()).unwrap();
+        lake.version(table).await.unwrap()
+    })
+}
+
+/// One scalar per row of the first column, as text (nulls as `None`).
+pub fn strings(batches: &[RecordBatch], column: usize) -> Vec<Option<String>> {
+    let mut out = Vec::new();
+    for batch in batches {
+        let array = cast(batch.column(column), &DataType::Utf8).unwrap();
+        let array = array.as_string::<i32>();
+        out.extend((0..array.len()).map(|i| array.is_valid(i).then(|| array.value(i).to_string())));
+    }
+    out
+}
+
+pub fn floats(batches: &[RecordBatch], column: usize) -> Vec<Option<f64>> {
+    let mut out = Vec::new();
+    for batch in batches {
+        let array = cast(batch.column(column), &DataType::Float64).unwrap();
+        let array = array.as_primitive::<deltalake::arrow::datatypes::Float64Type>();
+        out.extend((0..array.len()).map(|i| array.is_valid(i).then(|| array.value(i))));
+    }
+    out
+}
+
+pub fn count(lake: &Path, table: TableRef) -> i64 {
+    floats(&query(lake, table, "SELECT COUNT(*) FROM t"), 0)
+        .first()
+        .copied()
+        .flatten()
+        .unwrap_or(0.0) as i64
+}
+
+/// The file's bytes, gunzipped when stored gzipped.
+pub fn read_plain(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let bytes = std::fs::read(path).unwrap();
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(bytes.as_slice())
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    } else {
+        bytes
+    }
+}
+
+/// Text from bytes the simplest way: UTF-8 if valid, else each byte as its Latin-1 character.
+pub fn naive_decode(bytes: &[u8]) -> String {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => bytes.iter().map(|&b| b as char).collect(),
+    }
+}
+
+fn is_date_or_time(field: &str) -> bool {
+    let f = field.trim().trim_matches('"').as_bytes();
+    let date =
+        f.len() >= 10 && f[..4].iter().all(u8::is_ascii_digit) && f[4] == b'-' && f[7] == b'-';
+    let time = f.len() == 5 && f[2] == b':' && f[..2].iter().all(u8::is_ascii_digit);
+    date || time
+}
+
+/// Data rows and the sum of the consumption column of a delimited text file, computed without
+/// any of ecomix's code: the header is the first line naming a date or hour column, a data row
+/// is a later line with a date or a time in it.
+pub fn text_expectations(bytes: &[u8]) -> (usize, f64) {
+    let text = naive_decode(bytes);
+    let mut lines = text.lines();
+    let (separator, consumption) = loop {
+        let line = lines.next().expect("a header line");
+        let separator = ['\t', ';', ','].into_iter().find(|s| line.contains(*s));
+        let Some(separator) = separator else { continue };
+        let labels: Vec<String> = line
+            .split(separator)
+            .map(|l| l.trim().to_lowercase())
+            .collect();
+        if labels
+            .iter()
+            .any(|l| ["date", "heures", "heure", "date_heure"].contains(&l.as_str()))
+        {
+            let consumption = labels
+                .iter()
+                .position(|l| l.starts_with("consommation") && !l.contains("corrig"));
+            break (separator, consumption);
+        }
+    };
+    let mut rows = 0;
+    let mut sum = 0.0;
+    for line in lines {
+        let fields: Vec<&str> = line.split(separator).collect();
+        if fields.len() >= 2 && fields.iter().any(|f| is_date_or_time(f)) {
+            rows += 1;
+            if let Some(value) = consumption
+                .and_then(|c| fields.get(c))
+                .and_then(|v| v.trim().trim_matches('"').parse::<f64>().ok())
+            {
+                sum += value;
+            }
+        }
+    }
+    (rows, sum)
+}
