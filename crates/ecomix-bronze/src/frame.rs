@@ -9,6 +9,7 @@ use deltalake::arrow::array::{
     ArrayRef, Date32Builder, Float64Builder, Int64Array, StringArray, StringBuilder,
     TimestampMicrosecondArray, TimestampMicrosecondBuilder, new_null_array,
 };
+use deltalake::arrow::buffer::{Buffer, OffsetBuffer};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use deltalake::arrow::record_batch::RecordBatch;
 use ecomix_core::catalogue::{self, Column, Kind};
@@ -231,27 +232,28 @@ pub fn build(grid: &Grid, dataset: Dataset, lineage: &Lineage) -> Result<RecordB
         ));
     }
 
-    let n = grid.rows.len();
+    // Rows are streamed: builders start with room for a typical file and grow as needed.
+    let capacity = 4096;
     let mut builders: Vec<Option<Builder>> = columns
         .iter()
         .enumerate()
         .map(|(i, c)| {
             let derived = matches!(c.name, "date" | "heure" | "perimetre" | "nature");
-            (position[i].is_some() || derived).then(|| Builder::new(c.kind, n))
+            (position[i].is_some() || derived).then(|| Builder::new(c.kind, capacity))
         })
         .collect();
     let index_of = |name: &str| columns.iter().position(|c| c.name == name);
-    let mut rescued = StringBuilder::with_capacity(n, 0);
-    let mut source_rows = Vec::with_capacity(n);
+    let mut rescued = StringBuilder::with_capacity(capacity, 0);
+    let mut source_rows: Vec<i64> = Vec::with_capacity(capacity);
     let mut rescue = Map::new();
     let heure_index = index_of("heure");
     let perimetre_index = index_of("perimetre");
     let nature_index = index_of("nature");
 
-    for row in &grid.rows {
+    grid.for_each_row(file, |line, fields| {
         rescue.clear();
-        source_rows.push(row.line as i64);
-        let field = |i: usize| row.fields.get(i).unwrap_or("");
+        source_rows.push(line as i64);
+        let field = |i: usize| fields.get(i).unwrap_or("");
         let column_name = |i: usize| format!("{} ({})", i + 1, grid.header[i].trim());
 
         // The instant: a date column, else the date part of `date_heure`, else the preamble's.
@@ -260,7 +262,7 @@ pub fn build(grid: &Grid, dataset: Dataset, lineage: &Lineage) -> Result<RecordB
                 Some(parse_timestamp(field(i).trim()).ok_or_else(|| {
                     InputError::at(
                         file,
-                        row.line,
+                        line,
                         Some(column_name(i)),
                         format!(
                             "malformed date-time {:?} (expected e.g. 2022-01-01T18:15:00+01:00)",
@@ -275,7 +277,7 @@ pub fn build(grid: &Grid, dataset: Dataset, lineage: &Lineage) -> Result<RecordB
             Some(i) => parse_date(field(i).trim()).ok_or_else(|| {
                 InputError::at(
                     file,
-                    row.line,
+                    line,
                     Some(column_name(i)),
                     format!("malformed date {:?} (expected YYYY-MM-DD)", field(i)),
                 )
@@ -287,7 +289,7 @@ pub fn build(grid: &Grid, dataset: Dataset, lineage: &Lineage) -> Result<RecordB
                     let i = date_heure_at.unwrap_or(0);
                     return Err(InputError::at(
                         file,
-                        row.line,
+                        line,
                         Some(column_name(i)),
                         "no date on this row",
                     ));
@@ -336,7 +338,7 @@ pub fn build(grid: &Grid, dataset: Dataset, lineage: &Lineage) -> Result<RecordB
                     if column.kind == Kind::Time && !is_time(value) {
                         return Err(InputError::at(
                             file,
-                            row.line,
+                            line,
                             Some(column_name(i)),
                             format!("malformed time {raw:?} (expected HH:MM)"),
                         ));
@@ -367,7 +369,7 @@ pub fn build(grid: &Grid, dataset: Dataset, lineage: &Lineage) -> Result<RecordB
             }
         }
         // Fields beyond the header: RTE's trailing tab leaves one empty; anything else is kept.
-        for i in grid.header.len()..row.fields.len() {
+        for i in grid.header.len()..fields.len() {
             let raw = field(i);
             if !raw.trim().is_empty() {
                 rescue.insert(format!("column_{}", i + 1), Value::String(raw.to_string()));
@@ -378,8 +380,10 @@ pub fn build(grid: &Grid, dataset: Dataset, lineage: &Lineage) -> Result<RecordB
         } else {
             rescued.append_value(Value::Object(std::mem::take(&mut rescue)).to_string());
         }
-    }
+        Ok(())
+    })?;
 
+    let n = source_rows.len();
     let schema = dataset.schema();
     let nulls_f64 = new_null_array(&DataType::Float64, n);
     let mut arrays: Vec<ArrayRef> = builders
@@ -391,8 +395,11 @@ pub fn build(grid: &Grid, dataset: Dataset, lineage: &Lineage) -> Result<RecordB
             None => new_null_array(&arrow_type(column.kind), n),
         })
         .collect();
+    // One value for every row: built by bulk copies rather than value by value.
     let repeat = |value: &str| -> ArrayRef {
-        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(value, n)))
+        let offsets = OffsetBuffer::from_lengths(std::iter::repeat_n(value.len(), n));
+        let values = Buffer::from_vec(value.as_bytes().repeat(n));
+        Arc::new(StringArray::new(offsets, values, None))
     };
     arrays.push(repeat(&lineage.source_file));
     arrays.push(repeat(&lineage.source_sha256));

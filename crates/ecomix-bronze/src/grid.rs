@@ -1,6 +1,7 @@
 //! Every input format, reduced to the same thing: a header, and rows of text fields each with
 //! the line (or sheet row) it came from. Typing happens once, in `frame`, whatever the format.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 
 use calamine::{Data, Reader};
@@ -15,17 +16,28 @@ use crate::error::InputError;
 use crate::sniff::{Document, Format};
 
 #[derive(Debug)]
-pub struct Grid {
+pub struct Grid<'a> {
     pub header: Vec<String>,
     /// Where the header is, to report header problems.
     pub header_line: u64,
-    pub rows: Vec<Row>,
     /// Context that the legacy daily files give in lines above the header.
     pub preamble: Preamble,
-    /// Lines after the data that are notes, not rows (RTE's disclaimer).
-    pub trailer_lines: usize,
     pub encoding: Option<Encoding>,
     pub delimiter: Option<u8>,
+    body: Body<'a>,
+}
+
+/// Where the rows come from: text is parsed as it is read, so a file's rows are never all held
+/// as records at once; workbooks and Parquet files are small and arrive as rows.
+#[derive(Debug)]
+enum Body<'a> {
+    Text {
+        text: Cow<'a, str>,
+        /// Byte offset of the header line.
+        offset: usize,
+        delimiter: u8,
+    },
+    Rows(Vec<Row>),
 }
 
 #[derive(Debug)]
@@ -42,7 +54,7 @@ pub struct Preamble {
     pub nature: Option<String>,
 }
 
-pub fn read(document: &Document) -> Result<Grid, InputError> {
+pub fn read(document: &Document) -> Result<Grid<'_>, InputError> {
     match document.format {
         Format::Text => read_text(&document.name, &document.bytes),
         Format::Workbook => read_workbook(&document.name, &document.bytes),
@@ -50,7 +62,7 @@ pub fn read(document: &Document) -> Result<Grid, InputError> {
     }
 }
 
-fn read_text(name: &str, bytes: &[u8]) -> Result<Grid, InputError> {
+fn read_text<'a>(name: &str, bytes: &'a [u8]) -> Result<Grid<'a>, InputError> {
     let (text, encoding) = decode(name, bytes)?;
     let mut offset = 0usize;
     let mut line_no = 0u64;
@@ -92,51 +104,35 @@ fn read_text(name: &str, bytes: &[u8]) -> Result<Grid, InputError> {
             "no column separator (tab, ';' or ',') in the header line: not an eCO2mix table",
         ));
     };
-    let mut reader = csv::ReaderBuilder::new()
+    let header = text_reader(&text[header_offset..], delimiter)
+        .records()
+        .next()
+        .transpose()
+        .map_err(|e| csv_error(name, header_line, e))?
+        .map(|r| r.iter().map(str::to_string).collect::<Vec<_>>())
+        .ok_or_else(|| InputError::at(name, header_line, None, "empty header line"))?;
+    Ok(Grid {
+        header,
+        header_line,
+        preamble,
+        encoding: Some(encoding),
+        delimiter: Some(delimiter),
+        body: Body::Text {
+            text,
+            offset: header_offset,
+            delimiter,
+        },
+    })
+}
+
+fn text_reader(text: &str, delimiter: u8) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
         // RTE's tab files never quote, and a stray quote must not swallow the lines after it.
         .quoting(delimiter != b'\t')
-        .from_reader(text[header_offset..].as_bytes());
-    let mut records = reader.records();
-    let header = match records.next() {
-        Some(Ok(r)) => r.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
-        Some(Err(e)) => return Err(csv_error(name, header_line, e)),
-        None => return Err(InputError::at(name, header_line, None, "empty header line")),
-    };
-    // csv positions a record where the previous one's terminator began (so blank lines and the
-    // `\n` of a CRLF are not counted): a record really starts past those line breaks.
-    let body = text[header_offset..].as_bytes();
-    let (mut counted_to, mut line) = (0usize, header_line);
-    let mut rows = Vec::new();
-    for record in records {
-        let record = record.map_err(|e| csv_error(name, header_line, e))?;
-        let mut start = record.position().map_or(counted_to, |p| p.byte() as usize);
-        while matches!(body.get(start), Some(b'\r' | b'\n')) {
-            start += 1;
-        }
-        line += body[counted_to..start]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count() as u64;
-        counted_to = start;
-        rows.push(Row {
-            line,
-            fields: record,
-        });
-    }
-    let mut grid = Grid {
-        header,
-        header_line,
-        rows,
-        preamble,
-        trailer_lines: 0,
-        encoding: Some(encoding),
-        delimiter: Some(delimiter),
-    };
-    grid.drop_blank_and_trailer_rows();
-    Ok(grid)
+        .from_reader(text.as_bytes())
 }
 
 fn next_line(text: &str, offset: usize) -> Option<&str> {
@@ -178,21 +174,90 @@ fn csv_error(name: &str, header_line: u64, e: csv::Error) -> InputError {
     }
 }
 
-impl Grid {
+impl Grid<'_> {
+    /// Calls `visit` with each data row and its line number, and returns how many trailing lines
+    /// were notes rather than rows.
+    ///
     /// Blank rows are not data; notes after the last data row (RTE's disclaimer, padded with
-    /// separators or not) are not data either. A note *between* data rows is kept, so that it is
-    /// reported as a malformed row rather than skipped.
-    fn drop_blank_and_trailer_rows(&mut self) {
-        self.rows
-            .retain(|r| r.fields.iter().any(|f| !f.trim().is_empty()));
-        while let Some(last) = self.rows.last() {
-            if is_note(&last.fields) {
-                self.rows.pop();
-                self.trailer_lines += 1;
-            } else {
-                break;
+    /// separators or not) are not data either. A note *between* data rows is passed on, so that
+    /// it is reported as a malformed row rather than skipped.
+    pub fn for_each_row(
+        &self,
+        name: &str,
+        mut visit: impl FnMut(u64, &StringRecord) -> Result<(), InputError>,
+    ) -> Result<usize, InputError> {
+        let mut notes: Vec<(u64, StringRecord)> = Vec::new();
+        let mut on_row = |line: u64, record: &StringRecord| -> Result<(), InputError> {
+            if record.iter().all(|f| f.trim().is_empty()) {
+                return Ok(());
+            }
+            if is_note(record) {
+                notes.push((line, record.clone()));
+                return Ok(());
+            }
+            for (note_line, note) in notes.drain(..) {
+                visit(note_line, &note)?;
+            }
+            visit(line, record)
+        };
+        match &self.body {
+            Body::Rows(rows) => {
+                for row in rows {
+                    on_row(row.line, &row.fields)?;
+                }
+            }
+            Body::Text {
+                text,
+                offset,
+                delimiter,
+            } => {
+                // csv positions a record where the previous one's terminator began (so blank
+                // lines and the `\n` of a CRLF are not counted): a record really starts past
+                // those line breaks.
+                let body = text[*offset..].as_bytes();
+                let mut reader = text_reader(&text[*offset..], *delimiter);
+                let mut record = StringRecord::new();
+                let (mut counted_to, mut line) = (0usize, self.header_line);
+                let mut first = true;
+                loop {
+                    let more = reader
+                        .read_record(&mut record)
+                        .map_err(|e| csv_error(name, self.header_line, e))?;
+                    if !more {
+                        break;
+                    }
+                    let mut start = record.position().map_or(counted_to, |p| p.byte() as usize);
+                    while matches!(body.get(start), Some(b'\r' | b'\n')) {
+                        start += 1;
+                    }
+                    line += body[counted_to..start]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count() as u64;
+                    counted_to = start;
+                    if first {
+                        // The header, already read.
+                        first = false;
+                        continue;
+                    }
+                    on_row(line, &record)?;
+                }
             }
         }
+        Ok(notes.len())
+    }
+
+    /// Every data row, collected (for tests and small inputs).
+    pub fn rows(&self, name: &str) -> Result<Vec<Row>, InputError> {
+        let mut rows = Vec::new();
+        self.for_each_row(name, |line, fields| {
+            rows.push(Row {
+                line,
+                fields: fields.clone(),
+            });
+            Ok(())
+        })?;
+        Ok(rows)
     }
 }
 
@@ -203,7 +268,7 @@ fn is_note(fields: &StringRecord) -> bool {
     iter.all(|f| f.trim().is_empty()) && first.split_whitespace().count() >= 4
 }
 
-fn read_workbook(name: &str, bytes: &[u8]) -> Result<Grid, InputError> {
+fn read_workbook(name: &str, bytes: &[u8]) -> Result<Grid<'static>, InputError> {
     let mut workbook = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
         .map_err(|e| InputError::file(name, format!("unreadable Excel workbook ({e})")))?;
     let range = workbook
@@ -226,17 +291,14 @@ fn read_workbook(name: &str, bytes: &[u8]) -> Result<Grid, InputError> {
             fields: cells.iter().map(cell_text).collect::<StringRecord>(),
         })
         .collect();
-    let mut grid = Grid {
+    Ok(Grid {
         header,
         header_line,
-        rows,
         preamble: Preamble::default(),
-        trailer_lines: 0,
         encoding: None,
         delimiter: None,
-    };
-    grid.drop_blank_and_trailer_rows();
-    Ok(grid)
+        body: Body::Rows(rows),
+    })
 }
 
 /// A cell as the text the same value has in RTE's text files.
@@ -261,7 +323,7 @@ fn cell_text(cell: &Data) -> String {
     }
 }
 
-fn read_parquet(name: &str, bytes: &[u8]) -> Result<Grid, InputError> {
+fn read_parquet(name: &str, bytes: &[u8]) -> Result<Grid<'static>, InputError> {
     let unreadable = |e: &dyn std::fmt::Display| {
         InputError::file(name, format!("unreadable Parquet file ({e})"))
     };
@@ -300,11 +362,10 @@ fn read_parquet(name: &str, bytes: &[u8]) -> Result<Grid, InputError> {
     Ok(Grid {
         header: header.unwrap_or_default(),
         header_line: 0,
-        rows,
         preamble: Preamble::default(),
-        trailer_lines: 0,
         encoding: None,
         delimiter: None,
+        body: Body::Rows(rows),
     })
 }
 
@@ -343,29 +404,38 @@ fn text_column(array: &dyn Array) -> Result<Vec<String>, deltalake::arrow::error
 mod tests {
     use super::*;
 
-    fn text(bytes: &[u8]) -> Result<Grid, InputError> {
-        read_text("t.xls", bytes)
+    fn text(bytes: &[u8]) -> Result<(Grid<'_>, Vec<Row>, usize), InputError> {
+        let grid = read_text("t.xls", bytes)?;
+        let mut rows = Vec::new();
+        let notes = grid.for_each_row("t.xls", |line, fields| {
+            rows.push(Row {
+                line,
+                fields: fields.clone(),
+            });
+            Ok(())
+        })?;
+        Ok((grid, rows, notes))
     }
 
     #[test]
     fn rte_text_drops_disclaimer_and_keeps_line_numbers() {
-        let grid = text(
+        let (grid, rows, notes) = text(
             b"Date\tHeures\tConsommation\n\n2024-01-01\t00:00\t1\t\n2024-01-01\t00:15\t2\t\nRTE ne pourra \xeatre tenu responsable de rien.\n\n",
         )
         .unwrap();
         assert_eq!(grid.header, ["Date", "Heures", "Consommation"]);
-        assert_eq!(grid.rows.len(), 2);
-        assert_eq!(grid.rows[0].line, 3);
-        assert_eq!(grid.rows[1].line, 4);
-        assert_eq!(&grid.rows[1].fields[2], "2");
-        assert_eq!(grid.trailer_lines, 1);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].line, 3);
+        assert_eq!(rows[1].line, 4);
+        assert_eq!(&rows[1].fields[2], "2");
+        assert_eq!(notes, 1);
         assert_eq!(grid.delimiter, Some(b'\t'));
         assert_eq!(grid.encoding, Some(Encoding::Latin1));
     }
 
     #[test]
     fn legacy_preamble_gives_date_and_nature() {
-        let grid = text(
+        let (grid, rows, _) = text(
             "Journée du 01/03/2012\nDonnées temps réel\nHeures\tConsommation\n00:00\t5\n"
                 .as_bytes(),
         )
@@ -373,21 +443,24 @@ mod tests {
         assert_eq!(grid.preamble.date, NaiveDate::from_ymd_opt(2012, 3, 1));
         assert_eq!(grid.preamble.nature.as_deref(), Some("Données temps réel"));
         assert_eq!(grid.header_line, 3);
-        assert_eq!(grid.rows[0].line, 4);
+        assert_eq!(rows[0].line, 4);
     }
 
     #[test]
     fn crlf_semicolon_csv() {
-        let grid = text(b"date;heure;consommation\r\n2022-01-01;00:00;7\r\n").unwrap();
+        let (grid, rows, _) =
+            text(b"date;heure;consommation\r\n2022-01-01;00:00;7\r\n").unwrap();
         assert_eq!(grid.delimiter, Some(b';'));
-        assert_eq!(&grid.rows[0].fields[2], "7");
-        assert_eq!(grid.rows[0].line, 2);
+        assert_eq!(&rows[0].fields[2], "7");
+        assert_eq!(rows[0].line, 2);
     }
 
     #[test]
     fn a_note_between_rows_stays_a_row() {
-        let grid =
+        let (_, rows, notes) =
             text(b"Date\tHeures\nsome note in the middle of it\n2024-01-01\t00:00\n").unwrap();
-        assert_eq!(grid.rows.len(), 2);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].line, 2);
+        assert_eq!(notes, 0);
     }
 }

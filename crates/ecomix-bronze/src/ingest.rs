@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use deltalake::arrow::array::{Array, AsArray};
@@ -172,7 +173,26 @@ struct Parsed {
 }
 
 /// Inputs are read and parsed this many at a time, so memory stays bounded by a few files.
-const CHUNK: usize = 16;
+const CHUNK: usize = 4;
+
+/// Low-cardinality text columns, worth Parquet dictionaries; measures are not (hashing every
+/// float costs more than it saves).
+const DICTIONARY_COLUMNS: [&str; 7] = [
+    "perimetre",
+    "nature",
+    "heure",
+    "code_insee_region",
+    "couleur",
+    "_source_file",
+    "_source_sha256",
+];
+
+/// What became of one document of a chunk.
+enum Outcome {
+    Parsed(Parsed),
+    Skipped(FileOutcome),
+    Failed(InputError),
+}
 
 pub async fn ingest(
     lake: &Lake,
@@ -180,25 +200,27 @@ pub async fn ingest(
     options: &IngestOptions,
 ) -> Result<IngestReport, BronzeError> {
     let (inputs, mut errors) = resolve_inputs(arguments);
-    let mut known = if options.force {
+    let known = Arc::new(Mutex::new(if options.force {
         HashSet::new()
     } else {
         known_hashes(lake).await?
-    };
+    }));
     let mut bronze = Appender::start(
         lake,
         ECO2MIX_BRONZE,
         frame::eco2mix_schema(),
         &[PARTITION_COLUMN],
     )
-    .await?;
+    .await?
+    .with_dictionary_columns(&DICTIONARY_COLUMNS);
     let mut tempo = Appender::start(
         lake,
         TEMPO_BRONZE,
         frame::tempo_schema(),
         &[PARTITION_COLUMN],
     )
-    .await?;
+    .await?
+    .with_dictionary_columns(&DICTIONARY_COLUMNS);
     let mut files = Vec::new();
     let mut bytes_read = 0u64;
     let client = if inputs.iter().any(|i| matches!(i, Input::Url(_))) {
@@ -206,17 +228,10 @@ pub async fn ingest(
     } else {
         None
     };
-    let bar = if options.show_progress {
-        let bar = ProgressBar::new(inputs.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("ingest {bar:30} {pos}/{len} files {elapsed} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = progress_bar(options.show_progress, inputs.len());
 
+    // Chunk k+1 is read and parsed (on the rayon pool) while chunk k is encoded and written.
+    let mut in_flight: Option<tokio::task::JoinHandle<(Vec<Outcome>, u64)>> = None;
     for chunk in inputs.chunks(CHUNK) {
         let mut raw = Vec::with_capacity(chunk.len());
         for input in chunk {
@@ -225,74 +240,27 @@ pub async fn ingest(
                 Err(e) => errors.push(e),
             }
         }
-        let unpacked: Vec<Result<Vec<Hashed>, InputError>> = tokio::task::block_in_place(|| {
-            raw.into_par_iter()
-                .map(|(name, bytes)| {
-                    let documents = sniff::unpack(&name, bytes)?;
-                    Ok(documents
-                        .into_iter()
-                        .map(|document| Hashed {
-                            sha256: hex::encode(Sha256::digest(&document.bytes)),
-                            document,
-                        })
-                        .collect())
-                })
-                .collect()
-        });
-        let mut to_parse = Vec::new();
-        for result in unpacked {
-            match result {
-                Err(e) => errors.push(e),
-                Ok(documents) => {
-                    for hashed in documents {
-                        bytes_read += hashed.document.bytes.len() as u64;
-                        if known.contains(&hashed.sha256) {
-                            files.push(FileOutcome {
-                                source_file: hashed.document.name.clone(),
-                                sha256: hashed.sha256,
-                                format: hashed.document.format.as_str(),
-                                table: None,
-                                rows: 0,
-                                status: "already_ingested",
-                            });
-                            continue;
-                        }
-                        known.insert(hashed.sha256.clone());
-                        to_parse.push(hashed);
-                    }
-                }
-            }
-        }
-        let parsed: Vec<Result<Parsed, InputError>> = tokio::task::block_in_place(|| {
-            to_parse
-                .into_par_iter()
-                .map(|hashed| parse(hashed, options))
-                .collect()
-        });
-        for result in parsed {
-            match result {
-                Err(e) => errors.push(e),
-                Ok(parsed) => {
-                    let (appender, table) = match parsed.dataset {
-                        Dataset::Eco2mix => (&mut bronze, ECO2MIX_BRONZE),
-                        Dataset::Tempo => (&mut tempo, TEMPO_BRONZE),
-                    };
-                    files.push(FileOutcome {
-                        source_file: parsed.name,
-                        sha256: parsed.sha256,
-                        format: parsed.format,
-                        table: Some(table.to_string()),
-                        rows: parsed.batch.num_rows(),
-                        status: "ingested",
-                    });
-                    appender.write(parsed.batch).await?;
-                }
-            }
+        let (known, options_for_chunk) = (known.clone(), options.clone());
+        let next =
+            tokio::task::spawn_blocking(move || process_chunk(raw, &known, &options_for_chunk));
+        if let Some(previous) = in_flight.replace(next) {
+            let (outcomes, bytes) = previous
+                .await
+                .map_err(|e| BronzeError::Download(format!("parser task failed: {e}")))?;
+            bytes_read += bytes;
+            write_outcomes(outcomes, &mut bronze, &mut tempo, &mut files, &mut errors).await?;
         }
         bar.inc(chunk.len() as u64);
         if !errors.is_empty() && !options.keep_going {
             break;
         }
+    }
+    if let Some(last) = in_flight.take() {
+        let (outcomes, bytes) = last
+            .await
+            .map_err(|e| BronzeError::Download(format!("parser task failed: {e}")))?;
+        bytes_read += bytes;
+        write_outcomes(outcomes, &mut bronze, &mut tempo, &mut files, &mut errors).await?;
     }
     bar.finish_and_clear();
     if !errors.is_empty() && !options.keep_going {
@@ -311,8 +279,7 @@ pub async fn ingest(
     let mut tables = Vec::new();
     for (appender, table) in [(bronze, ECO2MIX_BRONZE), (tempo, TEMPO_BRONZE)] {
         let rows_written = appender.rows();
-        let version = appender.commit(metadata.clone()).await?;
-        let version = match version {
+        let version = match appender.commit(metadata.clone()).await? {
             Some(v) => Some(v),
             None => lake.version(table).await?,
         };
@@ -329,6 +296,109 @@ pub async fn ingest(
         tables,
         bytes_read,
     })
+}
+
+fn progress_bar(show: bool, len: usize) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template("ingest {bar:30} {pos}/{len} files {elapsed} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// Unpacks, hashes and parses one chunk of inputs in parallel. A document whose content is
+/// already known (in bronze, or earlier in this run) is skipped before it is parsed.
+fn process_chunk(
+    raw: Vec<(String, Vec<u8>)>,
+    known: &Mutex<HashSet<String>>,
+    options: &IngestOptions,
+) -> (Vec<Outcome>, u64) {
+    let unpacked: Vec<Result<Vec<Hashed>, InputError>> = raw
+        .into_par_iter()
+        .map(|(name, bytes)| {
+            Ok(sniff::unpack(&name, bytes)?
+                .into_iter()
+                .map(|document| Hashed {
+                    sha256: hex::encode(Sha256::digest(&document.bytes)),
+                    document,
+                })
+                .collect())
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    let mut to_parse = Vec::new();
+    let mut bytes = 0u64;
+    {
+        let mut known = known
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for result in unpacked {
+            match result {
+                Err(e) => outcomes.push(Outcome::Failed(e)),
+                Ok(documents) => {
+                    for hashed in documents {
+                        bytes += hashed.document.bytes.len() as u64;
+                        if known.insert(hashed.sha256.clone()) {
+                            to_parse.push(hashed);
+                        } else {
+                            outcomes.push(Outcome::Skipped(FileOutcome {
+                                source_file: hashed.document.name.clone(),
+                                sha256: hashed.sha256,
+                                format: hashed.document.format.as_str(),
+                                table: None,
+                                rows: 0,
+                                status: "already_ingested",
+                            }));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let parsed: Vec<Outcome> = to_parse
+        .into_par_iter()
+        .map(|hashed| match parse(hashed, options) {
+            Ok(p) => Outcome::Parsed(p),
+            Err(e) => Outcome::Failed(e),
+        })
+        .collect();
+    outcomes.extend(parsed);
+    (outcomes, bytes)
+}
+
+async fn write_outcomes(
+    outcomes: Vec<Outcome>,
+    bronze: &mut Appender,
+    tempo: &mut Appender,
+    files: &mut Vec<FileOutcome>,
+    errors: &mut Vec<InputError>,
+) -> Result<(), BronzeError> {
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Failed(e) => errors.push(e),
+            Outcome::Skipped(file) => files.push(file),
+            Outcome::Parsed(parsed) => {
+                let (appender, table) = match parsed.dataset {
+                    Dataset::Eco2mix => (&mut *bronze, ECO2MIX_BRONZE),
+                    Dataset::Tempo => (&mut *tempo, TEMPO_BRONZE),
+                };
+                files.push(FileOutcome {
+                    source_file: parsed.name,
+                    sha256: parsed.sha256,
+                    format: parsed.format,
+                    table: Some(table.to_string()),
+                    rows: parsed.batch.num_rows(),
+                    status: "ingested",
+                });
+                appender.write(parsed.batch).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn read_input(
@@ -374,7 +444,6 @@ fn parse(hashed: Hashed, options: &IngestOptions) -> Result<Parsed, InputError> 
         rows = batch.num_rows(),
         encoding = ?grid.encoding,
         delimiter = ?grid.delimiter.map(char::from),
-        trailer_lines = grid.trailer_lines,
         "parsed"
     );
     Ok(Parsed {
