@@ -6,7 +6,7 @@ use std::io::Cursor;
 
 use calamine::{Data, Reader};
 use chrono::NaiveDate;
-use csv::StringRecord;
+use csv::ByteRecord;
 use deltalake::arrow::array::{Array, AsArray};
 use deltalake::arrow::datatypes::DataType;
 use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -43,7 +43,7 @@ enum Body<'a> {
 #[derive(Debug)]
 pub struct Row {
     pub line: u64,
-    pub fields: StringRecord,
+    pub fields: ByteRecord,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -184,11 +184,11 @@ impl Grid<'_> {
     pub fn for_each_row(
         &self,
         name: &str,
-        mut visit: impl FnMut(u64, &StringRecord) -> Result<(), InputError>,
+        mut visit: impl FnMut(u64, &ByteRecord) -> Result<(), InputError>,
     ) -> Result<usize, InputError> {
-        let mut notes: Vec<(u64, StringRecord)> = Vec::new();
-        let mut on_row = |line: u64, record: &StringRecord| -> Result<(), InputError> {
-            if record.iter().all(|f| f.trim().is_empty()) {
+        let mut notes: Vec<(u64, ByteRecord)> = Vec::new();
+        let mut on_row = |line: u64, record: &ByteRecord| -> Result<(), InputError> {
+            if record.iter().all(|f| f.trim_ascii().is_empty()) {
                 return Ok(());
             }
             if is_note(record) {
@@ -216,12 +216,12 @@ impl Grid<'_> {
                 // those line breaks.
                 let body = text[*offset..].as_bytes();
                 let mut reader = text_reader(&text[*offset..], *delimiter);
-                let mut record = StringRecord::new();
+                let mut record = ByteRecord::new();
                 let (mut counted_to, mut line) = (0usize, self.header_line);
                 let mut first = true;
                 loop {
                     let more = reader
-                        .read_record(&mut record)
+                        .read_byte_record(&mut record)
                         .map_err(|e| csv_error(name, self.header_line, e))?;
                     if !more {
                         break;
@@ -262,10 +262,10 @@ impl Grid<'_> {
 }
 
 /// A line of prose in the first field and nothing else.
-fn is_note(fields: &StringRecord) -> bool {
+fn is_note(fields: &ByteRecord) -> bool {
     let mut iter = fields.iter();
-    let first = iter.next().unwrap_or("").trim();
-    iter.all(|f| f.trim().is_empty()) && first.split_whitespace().count() >= 4
+    let first = String::from_utf8_lossy(iter.next().unwrap_or(b""));
+    iter.all(|f| f.trim_ascii().is_empty()) && first.split_whitespace().count() >= 4
 }
 
 fn read_workbook(name: &str, bytes: &[u8]) -> Result<Grid<'static>, InputError> {
@@ -288,7 +288,7 @@ fn read_workbook(name: &str, bytes: &[u8]) -> Result<Grid<'static>, InputError> 
     let rows = rows_iter
         .map(|(line, cells)| Row {
             line,
-            fields: cells.iter().map(cell_text).collect::<StringRecord>(),
+            fields: cells.iter().map(cell_text).collect::<ByteRecord>(),
         })
         .collect();
     Ok(Grid {
@@ -355,7 +355,7 @@ fn read_parquet(name: &str, bytes: &[u8]) -> Result<Grid<'static>, InputError> {
             .map_err(|e| unreadable(&e))?;
         for i in 0..batch.num_rows() {
             line += 1;
-            let fields: StringRecord = columns.iter().map(|c| c[i].as_str()).collect();
+            let fields: ByteRecord = columns.iter().map(|c| c[i].as_str()).collect();
             rows.push(Row { line, fields });
         }
     }
@@ -427,7 +427,7 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].line, 3);
         assert_eq!(rows[1].line, 4);
-        assert_eq!(&rows[1].fields[2], "2");
+        assert_eq!(&rows[1].fields[2], b"2");
         assert_eq!(notes, 1);
         assert_eq!(grid.delimiter, Some(b'\t'));
         assert_eq!(grid.encoding, Some(Encoding::Latin1));
@@ -448,10 +448,9 @@ mod tests {
 
     #[test]
     fn crlf_semicolon_csv() {
-        let (grid, rows, _) =
-            text(b"date;heure;consommation\r\n2022-01-01;00:00;7\r\n").unwrap();
+        let (grid, rows, _) = text(b"date;heure;consommation\r\n2022-01-01;00:00;7\r\n").unwrap();
         assert_eq!(grid.delimiter, Some(b';'));
-        assert_eq!(&rows[0].fields[2], "7");
+        assert_eq!(&rows[0].fields[2], b"7");
         assert_eq!(rows[0].line, 2);
     }
 
