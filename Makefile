@@ -15,7 +15,7 @@ test: ## Every test: unit, end-to-end, real files, Python interop.
 
 bench: ## Ingest throughput on the real files (MB/s of raw text, rows/s, peak RSS).
 	$(CARGO) build --quiet
-	scripts/bench-ingest.sh
+	scripts/bench_ingest.py
 
 lint: ## Formatting and clippy, warnings as errors.
 	$(CARGO) fmt --all --check

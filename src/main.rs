@@ -7,6 +7,12 @@ mod status;
 
 use std::process::ExitCode;
 
+/// The system allocator returns freed pages to the kernel eagerly, and ingest allocates column
+/// builders and Parquet buffers file after file: page faults were a tenth of a profile.
+/// mimalloc keeps and reuses its pages.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context;
 use clap::Parser;
 use cli::{Cli, Command};

@@ -24,17 +24,14 @@ pub fn decode<'a>(name: &str, bytes: &'a [u8]) -> Result<(Cow<'a, str>, Encoding
         return utf16(name, rest, UTF_16BE);
     }
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    if let Some(at) = bytes.iter().position(|&b| is_forbidden_control(b)) {
+    if let Some(at) = find(bytes, is_forbidden_control) {
         return Err(not_text(name, bytes, at));
     }
     match std::str::from_utf8(bytes) {
         Ok(text) => Ok((Cow::Borrowed(text), Encoding::Utf8)),
         Err(_) => {
             // Windows-1252 leaves five bytes undefined: text using them is in no encoding we know.
-            if let Some(at) = bytes
-                .iter()
-                .position(|&b| matches!(b, 0x81 | 0x8d | 0x8f | 0x90 | 0x9d))
-            {
+            if let Some(at) = find(bytes, |b| matches!(b, 0x81 | 0x8d | 0x8f | 0x90 | 0x9d)) {
                 return Err(not_text(name, bytes, at));
             }
             let (text, _) = WINDOWS_1252.decode_without_bom_handling(bytes);
@@ -55,6 +52,18 @@ fn utf16<'a>(
             "invalid UTF-16 text after its byte-order mark",
         )),
     }
+}
+
+/// The first byte matching `predicate`. Blocks are tested without early exit, which the
+/// compiler vectorises; only a block that matches is searched byte by byte.
+fn find(bytes: &[u8], predicate: impl Fn(u8) -> bool) -> Option<usize> {
+    const BLOCK: usize = 4096;
+    bytes.chunks(BLOCK).enumerate().find_map(|(i, block)| {
+        block
+            .iter()
+            .fold(false, |found, &b| found | predicate(b))
+            .then(|| i * BLOCK + block.iter().position(|&b| predicate(b)).unwrap_or(0))
+    })
 }
 
 fn is_forbidden_control(byte: u8) -> bool {
@@ -108,5 +117,10 @@ mod tests {
         assert!(err.column.unwrap().starts_with("5 "));
         let err = decode("f.xls", b"ok\n\x81\x8d").unwrap_err();
         assert_eq!(err.line, Some(2));
+        // Past the first block of the scan, the position is still exact.
+        let mut long = vec![b'a'; 10_000];
+        long[9_000] = 0x01;
+        let err = decode("f.xls", &long).unwrap_err();
+        assert!(err.column.unwrap().contains("byte offset 9000"));
     }
 }

@@ -16,7 +16,7 @@ use ecomix_core::catalogue::{self, Column, Kind};
 use serde_json::{Map, Value};
 
 use crate::error::InputError;
-use crate::grid::Grid;
+use crate::grid::{Grid, Part};
 
 /// Lineage shared by every row of one source.
 #[derive(Debug, Clone)]
@@ -177,8 +177,13 @@ fn date32(date: NaiveDate) -> i32 {
     date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
 }
 
-/// Types `grid` into a record batch of `dataset`'s bronze schema.
-pub fn build(grid: &Grid, dataset: Dataset, lineage: &Lineage) -> Result<RecordBatch, InputError> {
+/// Types `grid` into record batches of `dataset`'s bronze schema, one per part of its body
+/// (large text bodies are typed in parallel).
+pub fn build(
+    grid: &Grid,
+    dataset: Dataset,
+    lineage: &Lineage,
+) -> Result<Vec<RecordBatch>, InputError> {
     let file = lineage.source_file.as_str();
     let columns = dataset.columns();
     let targets: Vec<Target> = grid
@@ -232,33 +237,34 @@ pub fn build(grid: &Grid, dataset: Dataset, lineage: &Lineage) -> Result<RecordB
         ));
     }
 
-    // Rows are streamed: builders start with room for a typical file and grow as needed.
-    let capacity = 4096;
-    let mut builders: Vec<Option<Builder>> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let derived = matches!(c.name, "date" | "heure" | "perimetre" | "nature");
-            (position[i].is_some() || derived).then(|| Builder::new(c.kind, capacity))
-        })
-        .collect();
-    let index_of = |name: &str| columns.iter().position(|c| c.name == name);
-    let mut rescued = StringBuilder::with_capacity(capacity, 0);
-    let mut source_rows: Vec<i64> = Vec::with_capacity(capacity);
-    let mut rescue = Map::new();
-    let heure_index = index_of("heure");
-    let perimetre_index = index_of("perimetre");
-    let nature_index = index_of("nature");
+    let build_part = |part: &Part| -> Result<RecordBatch, InputError> {
+        // Rows are streamed: builders start with room for a typical file and grow as needed.
+        let capacity = 4096;
+        let mut builders: Vec<Option<Builder>> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let derived = matches!(c.name, "date" | "heure" | "perimetre" | "nature");
+                (position[i].is_some() || derived).then(|| Builder::new(c.kind, capacity))
+            })
+            .collect();
+        let index_of = |name: &str| columns.iter().position(|c| c.name == name);
+        let mut rescued = StringBuilder::with_capacity(capacity, 0);
+        let mut source_rows: Vec<i64> = Vec::with_capacity(capacity);
+        let mut rescue = Map::new();
+        let heure_index = index_of("heure");
+        let perimetre_index = index_of("perimetre");
+        let nature_index = index_of("nature");
 
-    grid.for_each_row(file, |line, fields| {
-        rescue.clear();
-        source_rows.push(line as i64);
-        let field = |i: usize| fields.get(i).unwrap_or(b"");
-        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-        let column_name = |i: usize| format!("{} ({})", i + 1, grid.header[i].trim());
+        grid.for_each_row_in(file, part, |line, fields| {
+            rescue.clear();
+            source_rows.push(line as i64);
+            let field = |i: usize| fields.get(i).unwrap_or(b"");
+            let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+            let column_name = |i: usize| format!("{} ({})", i + 1, grid.header[i].trim());
 
-        // The instant: a date column, else the date part of `date_heure`, else the preamble's.
-        let date_heure = match date_heure_at {
+            // The instant: a date column, else the date part of `date_heure`, else the preamble's.
+            let date_heure = match date_heure_at {
             Some(i) if !field(i).trim_ascii().is_empty() => Some(
                 parse_timestamp(&text(field(i).trim_ascii())).ok_or_else(|| {
                     InputError::at(
@@ -274,154 +280,163 @@ pub fn build(grid: &Grid, dataset: Dataset, lineage: &Lineage) -> Result<RecordB
             ),
             _ => None,
         };
-        let date = match date_at {
-            Some(i) => parse_date(field(i).trim_ascii()).ok_or_else(|| {
-                InputError::at(
-                    file,
-                    line,
-                    Some(column_name(i)),
-                    format!("malformed date {:?} (expected YYYY-MM-DD)", text(field(i))),
-                )
-            })?,
-            None => match (date_heure, grid.preamble.date) {
-                (Some(dt), _) => dt.date_naive(),
-                (None, Some(day)) => day,
-                (None, None) => {
-                    let i = date_heure_at.unwrap_or(0);
-                    return Err(InputError::at(
+            let date = match date_at {
+                Some(i) => parse_date(field(i).trim_ascii()).ok_or_else(|| {
+                    InputError::at(
                         file,
                         line,
                         Some(column_name(i)),
-                        "no date on this row",
-                    ));
-                }
-            },
-        };
-
-        for (c, column) in columns.iter().enumerate() {
-            let Some(builder) = builders[c].as_mut() else {
-                continue;
-            };
-            let Some(i) = position[c] else {
-                // Columns a format implies rather than publishes.
-                match builder {
-                    Builder::Date(b) => b.append_value(date32(date)),
-                    Builder::Text(b) if Some(c) == heure_index => match date_heure {
-                        Some(dt) => b.append_value(dt.format("%H:%M").to_string()),
-                        None => b.append_null(),
-                    },
-                    Builder::Text(b)
-                        if Some(c) == perimetre_index && grid.preamble.date.is_some() =>
-                    {
-                        // The legacy daily files are national.
-                        b.append_value("France")
-                    }
-                    Builder::Text(b) if Some(c) == nature_index => match &grid.preamble.nature {
-                        Some(nature) => b.append_value(nature),
-                        None => b.append_null(),
-                    },
-                    Builder::Text(b) => b.append_null(),
-                    Builder::Timestamp(b) => b.append_null(),
-                    Builder::Measure(b) => b.append_null(),
-                }
-                continue;
-            };
-            let raw = field(i);
-            let value = raw.trim_ascii();
-            match builder {
-                Builder::Date(b) => b.append_value(date32(date)),
-                Builder::Timestamp(b) => match date_heure {
-                    Some(dt) => b.append_value(dt.timestamp_micros()),
-                    None => b.append_null(),
-                },
-                Builder::Text(b) if value.is_empty() => b.append_null(),
-                Builder::Text(b) => {
-                    let value = String::from_utf8_lossy(value);
-                    if column.kind == Kind::Time && !is_time(&value) {
+                        format!("malformed date {:?} (expected YYYY-MM-DD)", text(field(i))),
+                    )
+                })?,
+                None => match (date_heure, grid.preamble.date) {
+                    (Some(dt), _) => dt.date_naive(),
+                    (None, Some(day)) => day,
+                    (None, None) => {
+                        let i = date_heure_at.unwrap_or(0);
                         return Err(InputError::at(
                             file,
                             line,
                             Some(column_name(i)),
-                            format!("malformed time {:?} (expected HH:MM)", text(raw)),
+                            "no date on this row",
                         ));
                     }
-                    b.append_value(value)
-                }
-                Builder::Measure(b) => {
-                    if value.is_empty() {
-                        b.append_null();
-                    } else if let Some(number) = parse_number(value) {
-                        b.append_value(number);
-                    } else {
-                        b.append_null();
-                        rescue.insert(column.name.to_string(), Value::String(text(raw)));
+                },
+            };
+
+            for (c, column) in columns.iter().enumerate() {
+                let Some(builder) = builders[c].as_mut() else {
+                    continue;
+                };
+                let Some(i) = position[c] else {
+                    // Columns a format implies rather than publishes.
+                    match builder {
+                        Builder::Date(b) => b.append_value(date32(date)),
+                        Builder::Text(b) if Some(c) == heure_index => match date_heure {
+                            Some(dt) => b.append_value(dt.format("%H:%M").to_string()),
+                            None => b.append_null(),
+                        },
+                        Builder::Text(b)
+                            if Some(c) == perimetre_index && grid.preamble.date.is_some() =>
+                        {
+                            // The legacy daily files are national.
+                            b.append_value("France")
+                        }
+                        Builder::Text(b) if Some(c) == nature_index => {
+                            match &grid.preamble.nature {
+                                Some(nature) => b.append_value(nature),
+                                None => b.append_null(),
+                            }
+                        }
+                        Builder::Text(b) => b.append_null(),
+                        Builder::Timestamp(b) => b.append_null(),
+                        Builder::Measure(b) => b.append_null(),
+                    }
+                    continue;
+                };
+                let raw = field(i);
+                let value = raw.trim_ascii();
+                match builder {
+                    Builder::Date(b) => b.append_value(date32(date)),
+                    Builder::Timestamp(b) => match date_heure {
+                        Some(dt) => b.append_value(dt.timestamp_micros()),
+                        None => b.append_null(),
+                    },
+                    Builder::Text(b) if value.is_empty() => b.append_null(),
+                    Builder::Text(b) => {
+                        let value = String::from_utf8_lossy(value);
+                        if column.kind == Kind::Time && !is_time(&value) {
+                            return Err(InputError::at(
+                                file,
+                                line,
+                                Some(column_name(i)),
+                                format!("malformed time {:?} (expected HH:MM)", text(raw)),
+                            ));
+                        }
+                        b.append_value(value)
+                    }
+                    Builder::Measure(b) => {
+                        if value.is_empty() {
+                            b.append_null();
+                        } else if let Some(number) = parse_number(value) {
+                            b.append_value(number);
+                        } else {
+                            b.append_null();
+                            rescue.insert(column.name.to_string(), Value::String(text(raw)));
+                        }
                     }
                 }
             }
-        }
-        for (i, target) in targets.iter().enumerate() {
-            let key = match target {
-                Target::Column(_) => continue,
-                Target::Ignored(name) => *name,
-                Target::Unknown(label) => label.as_str(),
-            };
-            let raw = field(i);
-            if !raw.trim_ascii().is_empty() {
-                rescue.insert(key.to_string(), Value::String(text(raw)));
+            for (i, target) in targets.iter().enumerate() {
+                let key = match target {
+                    Target::Column(_) => continue,
+                    Target::Ignored(name) => *name,
+                    Target::Unknown(label) => label.as_str(),
+                };
+                let raw = field(i);
+                if !raw.trim_ascii().is_empty() {
+                    rescue.insert(key.to_string(), Value::String(text(raw)));
+                }
             }
-        }
-        // Fields beyond the header: RTE's trailing tab leaves one empty; anything else is kept.
-        for i in grid.header.len()..fields.len() {
-            let raw = field(i);
-            if !raw.trim_ascii().is_empty() {
-                rescue.insert(format!("column_{}", i + 1), Value::String(text(raw)));
+            // Fields beyond the header: RTE's trailing tab leaves one empty; anything else is kept.
+            for i in grid.header.len()..fields.len() {
+                let raw = field(i);
+                if !raw.trim_ascii().is_empty() {
+                    rescue.insert(format!("column_{}", i + 1), Value::String(text(raw)));
+                }
             }
-        }
-        if rescue.is_empty() {
-            rescued.append_null();
-        } else {
-            rescued.append_value(Value::Object(std::mem::take(&mut rescue)).to_string());
-        }
-        Ok(())
-    })?;
+            if rescue.is_empty() {
+                rescued.append_null();
+            } else {
+                rescued.append_value(Value::Object(std::mem::take(&mut rescue)).to_string());
+            }
+            Ok(())
+        })?;
 
-    let n = source_rows.len();
-    let schema = dataset.schema();
-    let nulls_f64 = new_null_array(&DataType::Float64, n);
-    let mut arrays: Vec<ArrayRef> = builders
-        .into_iter()
-        .zip(columns)
-        .map(|(builder, column)| match builder {
-            Some(b) => b.finish(),
-            None if column.kind == Kind::Measure => nulls_f64.clone(),
-            None => new_null_array(&arrow_type(column.kind), n),
-        })
-        .collect();
-    // One value for every row: built by bulk copies rather than value by value.
-    let repeat = |value: &str| -> ArrayRef {
-        let offsets = OffsetBuffer::from_lengths(std::iter::repeat_n(value.len(), n));
-        let values = Buffer::from_vec(value.as_bytes().repeat(n));
-        Arc::new(StringArray::new(offsets, values, None))
-    };
-    arrays.push(repeat(&lineage.source_file));
-    arrays.push(repeat(&lineage.source_sha256));
-    arrays.push(Arc::new(Int64Array::from(source_rows)));
-    arrays.push(repeat(&lineage.run_id));
-    arrays.push(Arc::new(rescued.finish()));
-    arrays.push(Arc::new(
-        TimestampMicrosecondArray::from(vec![lineage.ingested_at.timestamp_micros(); n])
-            .with_timezone("UTC"),
-    ));
-    arrays.push(Arc::new(deltalake::arrow::array::Date32Array::from(vec![
+        let n = source_rows.len();
+        let schema = dataset.schema();
+        let nulls_f64 = new_null_array(&DataType::Float64, n);
+        let mut arrays: Vec<ArrayRef> = builders
+            .into_iter()
+            .zip(columns)
+            .map(|(builder, column)| match builder {
+                Some(b) => b.finish(),
+                None if column.kind == Kind::Measure => nulls_f64.clone(),
+                None => new_null_array(&arrow_type(column.kind), n),
+            })
+            .collect();
+        // One value for every row: built by bulk copies rather than value by value.
+        let repeat = |value: &str| -> ArrayRef {
+            let offsets = OffsetBuffer::from_lengths(std::iter::repeat_n(value.len(), n));
+            let values = Buffer::from_vec(value.as_bytes().repeat(n));
+            Arc::new(StringArray::new(offsets, values, None))
+        };
+        arrays.push(repeat(&lineage.source_file));
+        arrays.push(repeat(&lineage.source_sha256));
+        arrays.push(Arc::new(Int64Array::from(source_rows)));
+        arrays.push(repeat(&lineage.run_id));
+        arrays.push(Arc::new(rescued.finish()));
+        arrays.push(Arc::new(
+            TimestampMicrosecondArray::from(vec![lineage.ingested_at.timestamp_micros(); n])
+                .with_timezone("UTC"),
+        ));
+        arrays.push(Arc::new(deltalake::arrow::array::Date32Array::from(vec![
         date32(lineage.ingested_at.date_naive());
         n
     ])));
-    RecordBatch::try_new(schema, arrays).map_err(|e| {
-        InputError::file(
-            file,
-            format!("internal error building the bronze batch: {e}"),
-        )
-    })
+        RecordBatch::try_new(schema, arrays).map_err(|e| {
+            InputError::file(
+                file,
+                format!("internal error building the bronze batch: {e}"),
+            )
+        })
+    };
+    let parts = grid.parts(rayon::current_num_threads());
+    if parts.len() == 1 {
+        return Ok(vec![build_part(&parts[0])?]);
+    }
+    use rayon::prelude::*;
+    parts.par_iter().map(build_part).collect()
 }
 
 /// `YYYY-MM-DD`, or `DD/MM/YYYY` as RTE's specification describes it.

@@ -40,6 +40,18 @@ enum Body<'a> {
     Rows(Vec<Row>),
 }
 
+/// A line-aligned slice of a text body, typed on its own (see [`Grid::parts`]).
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// Byte range within the body (which starts at the header line).
+    start: usize,
+    end: usize,
+    /// Line number of the part's first line.
+    first_line: u64,
+    has_header: bool,
+    last: bool,
+}
+
 #[derive(Debug)]
 pub struct Row {
     pub line: u64,
@@ -104,7 +116,7 @@ fn read_text<'a>(name: &str, bytes: &'a [u8]) -> Result<Grid<'a>, InputError> {
             "no column separator (tab, ';' or ',') in the header line: not an eCO2mix table",
         ));
     };
-    let header = text_reader(&text[header_offset..], delimiter)
+    let header = text_reader(text[header_offset..].as_bytes(), delimiter)
         .records()
         .next()
         .transpose()
@@ -125,14 +137,14 @@ fn read_text<'a>(name: &str, bytes: &'a [u8]) -> Result<Grid<'a>, InputError> {
     })
 }
 
-fn text_reader(text: &str, delimiter: u8) -> csv::Reader<&[u8]> {
+fn text_reader(text: &[u8], delimiter: u8) -> csv::Reader<&[u8]> {
     csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
         // RTE's tab files never quote, and a stray quote must not swallow the lines after it.
         .quoting(delimiter != b'\t')
-        .from_reader(text.as_bytes())
+        .from_reader(text)
 }
 
 fn next_line(text: &str, offset: usize) -> Option<&str> {
@@ -184,6 +196,84 @@ impl Grid<'_> {
     pub fn for_each_row(
         &self,
         name: &str,
+        visit: impl FnMut(u64, &ByteRecord) -> Result<(), InputError>,
+    ) -> Result<usize, InputError> {
+        self.for_each_row_in(name, &self.whole(), visit)
+    }
+
+    fn whole(&self) -> Part {
+        let end = match &self.body {
+            Body::Text { text, offset, .. } => text.len() - offset,
+            Body::Rows(_) => 0,
+        };
+        Part {
+            start: 0,
+            end,
+            first_line: self.header_line,
+            has_header: true,
+            last: true,
+        }
+    }
+
+    /// Splits a large text body into about `wanted` parts at line boundaries, to be typed in
+    /// parallel. Text whose fields may be quoted (and so hold line breaks) is not split, nor are
+    /// bodies too small for it to pay.
+    pub fn parts(&self, wanted: usize) -> Vec<Part> {
+        const MIN_PART: usize = 512 * 1024;
+        let Body::Text {
+            text,
+            offset,
+            delimiter,
+        } = &self.body
+        else {
+            return vec![self.whole()];
+        };
+        let body = text[*offset..].as_bytes();
+        let quoted = *delimiter != b'\t' && body.contains(&b'"');
+        let count = wanted.min(body.len() / MIN_PART).max(1);
+        if quoted || count == 1 {
+            return vec![self.whole()];
+        }
+        let mut cuts = vec![0];
+        for k in 1..count {
+            let target = (body.len() * k / count).max(cuts[cuts.len() - 1]);
+            match body[target..].iter().position(|&b| b == b'\n') {
+                Some(newline) => cuts.push(target + newline + 1),
+                None => break,
+            }
+        }
+        cuts.push(body.len());
+        cuts.dedup();
+        let mut line = self.header_line;
+        let mut parts = Vec::with_capacity(cuts.len() - 1);
+        for (k, window) in cuts.windows(2).enumerate() {
+            if k > 0 {
+                line += body[cuts[k - 1]..window[0]]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count() as u64;
+            }
+            parts.push(Part {
+                start: window[0],
+                end: window[1],
+                first_line: line,
+                has_header: k == 0,
+                last: window[1] == body.len(),
+            });
+        }
+        parts
+    }
+
+    /// Calls `visit` with each data row of `part` and its line number, and returns how many
+    /// trailing lines were notes rather than rows.
+    ///
+    /// Blank rows are not data; notes after the last data row (RTE's disclaimer, padded with
+    /// separators or not) are not data either. A note *between* data rows is passed on, so that
+    /// it is reported as a malformed row rather than skipped.
+    pub fn for_each_row_in(
+        &self,
+        name: &str,
+        part: &Part,
         mut visit: impl FnMut(u64, &ByteRecord) -> Result<(), InputError>,
     ) -> Result<usize, InputError> {
         let mut notes: Vec<(u64, ByteRecord)> = Vec::new();
@@ -214,15 +304,15 @@ impl Grid<'_> {
                 // csv positions a record where the previous one's terminator began (so blank
                 // lines and the `\n` of a CRLF are not counted): a record really starts past
                 // those line breaks.
-                let body = text[*offset..].as_bytes();
-                let mut reader = text_reader(&text[*offset..], *delimiter);
+                let body = &text.as_bytes()[offset + part.start..offset + part.end];
+                let mut reader = text_reader(body, *delimiter);
                 let mut record = ByteRecord::new();
-                let (mut counted_to, mut line) = (0usize, self.header_line);
-                let mut first = true;
+                let (mut counted_to, mut line) = (0usize, part.first_line);
+                let mut skip_header = part.has_header;
                 loop {
                     let more = reader
                         .read_byte_record(&mut record)
-                        .map_err(|e| csv_error(name, self.header_line, e))?;
+                        .map_err(|e| csv_error(name, part.first_line, e))?;
                     if !more {
                         break;
                     }
@@ -235,13 +325,18 @@ impl Grid<'_> {
                         .filter(|&&b| b == b'\n')
                         .count() as u64;
                     counted_to = start;
-                    if first {
-                        // The header, already read.
-                        first = false;
+                    if skip_header {
+                        skip_header = false;
                         continue;
                     }
                     on_row(line, &record)?;
                 }
+            }
+        }
+        if !part.last {
+            // Notes at the end of a part are followed by more rows: they are rows themselves.
+            for (note_line, note) in std::mem::take(&mut notes) {
+                visit(note_line, &note)?;
             }
         }
         Ok(notes.len())
@@ -452,6 +547,40 @@ mod tests {
         assert_eq!(grid.delimiter, Some(b';'));
         assert_eq!(&rows[0].fields[2], b"7");
         assert_eq!(rows[0].line, 2);
+    }
+
+    #[test]
+    fn parts_see_the_same_rows_and_lines_as_the_whole() {
+        let mut text = String::from("Date\tHeures\tConsommation\n");
+        for i in 0..60_000 {
+            text.push_str(&format!("2024-01-01\t00:00\t{i}\t\n"));
+            if i % 7_919 == 0 {
+                text.push('\n');
+            }
+        }
+        text.push_str("RTE ne pourra être tenu responsable de rien.\n\n");
+        let (grid, whole, notes) = self::text(text.as_bytes()).unwrap();
+        let parts = grid.parts(4);
+        assert_eq!(
+            parts.len(),
+            2,
+            "1.3 MB splits in two parts of at least 512 KiB"
+        );
+        let mut pieces = Vec::new();
+        let mut trailer = 0;
+        for part in &parts {
+            trailer += grid
+                .for_each_row_in("t", part, |line, fields| {
+                    pieces.push((line, fields.clone()));
+                    Ok(())
+                })
+                .unwrap();
+        }
+        assert_eq!((trailer, notes), (1, 1));
+        assert_eq!(pieces.len(), whole.len());
+        for ((line, fields), row) in pieces.iter().zip(&whole) {
+            assert_eq!((*line, fields), (row.line, &row.fields));
+        }
     }
 
     #[test]

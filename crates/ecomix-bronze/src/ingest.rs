@@ -169,11 +169,11 @@ struct Parsed {
     sha256: String,
     format: &'static str,
     dataset: Dataset,
-    batch: RecordBatch,
+    batches: Vec<RecordBatch>,
 }
 
 /// Inputs are read and parsed this many at a time, so memory stays bounded by a few files.
-const CHUNK: usize = 4;
+const CHUNK: usize = 2;
 
 /// Low-cardinality text columns, worth Parquet dictionaries; measures are not (hashing every
 /// float costs more than it saves).
@@ -199,12 +199,15 @@ pub async fn ingest(
     arguments: &[String],
     options: &IngestOptions,
 ) -> Result<IngestReport, BronzeError> {
+    let started = std::time::Instant::now();
+    let ms = || started.elapsed().as_secs_f64() * 1e3;
     let (inputs, mut errors) = resolve_inputs(arguments);
     let known = Arc::new(Mutex::new(if options.force {
         HashSet::new()
     } else {
         known_hashes(lake).await?
     }));
+    tracing::debug!(at_ms = ms(), "known content hashes loaded");
     let mut bronze = Appender::start(
         lake,
         ECO2MIX_BRONZE,
@@ -248,7 +251,9 @@ pub async fn ingest(
                 .await
                 .map_err(|e| BronzeError::Download(format!("parser task failed: {e}")))?;
             bytes_read += bytes;
+            tracing::debug!(at_ms = ms(), "chunk parsed");
             write_outcomes(outcomes, &mut bronze, &mut tempo, &mut files, &mut errors).await?;
+            tracing::debug!(at_ms = ms(), "chunk written");
         }
         bar.inc(chunk.len() as u64);
         if !errors.is_empty() && !options.keep_going {
@@ -260,7 +265,9 @@ pub async fn ingest(
             .await
             .map_err(|e| BronzeError::Download(format!("parser task failed: {e}")))?;
         bytes_read += bytes;
+        tracing::debug!(at_ms = ms(), "last chunk parsed");
         write_outcomes(outcomes, &mut bronze, &mut tempo, &mut files, &mut errors).await?;
+        tracing::debug!(at_ms = ms(), "last chunk written");
     }
     bar.finish_and_clear();
     if !errors.is_empty() && !options.keep_going {
@@ -283,6 +290,7 @@ pub async fn ingest(
             Some(v) => Some(v),
             None => lake.version(table).await?,
         };
+        tracing::debug!(at_ms = ms(), %table, ?version, "committed");
         tables.push(TableOutcome {
             table: table.to_string(),
             version,
@@ -391,10 +399,12 @@ async fn write_outcomes(
                     sha256: parsed.sha256,
                     format: parsed.format,
                     table: Some(table.to_string()),
-                    rows: parsed.batch.num_rows(),
+                    rows: parsed.batches.iter().map(RecordBatch::num_rows).sum(),
                     status: "ingested",
                 });
-                appender.write(parsed.batch).await?;
+                for batch in parsed.batches {
+                    appender.write(batch).await?;
+                }
             }
         }
     }
@@ -432,8 +442,9 @@ fn parse(hashed: Hashed, options: &IngestOptions) -> Result<Parsed, InputError> 
         ingested_at: options.ingested_at,
         run_id: options.run_id.clone(),
     };
-    let batch = frame::build(&grid, dataset, &lineage)?;
-    if batch.num_rows() == 0 {
+    let batches = frame::build(&grid, dataset, &lineage)?;
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    if rows == 0 {
         return Err(InputError::file(
             &document.name,
             "no data row: the file has a header but nothing under it",
@@ -441,7 +452,7 @@ fn parse(hashed: Hashed, options: &IngestOptions) -> Result<Parsed, InputError> 
     }
     tracing::debug!(
         file = %document.name,
-        rows = batch.num_rows(),
+        rows,
         encoding = ?grid.encoding,
         delimiter = ?grid.delimiter.map(char::from),
         "parsed"
@@ -451,7 +462,7 @@ fn parse(hashed: Hashed, options: &IngestOptions) -> Result<Parsed, InputError> 
         sha256: hashed.sha256,
         format: document.format.as_str(),
         dataset,
-        batch,
+        batches,
     })
 }
 

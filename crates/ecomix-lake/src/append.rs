@@ -3,15 +3,17 @@
 
 use std::collections::HashMap;
 
+use delta_kernel::expressions::Scalar;
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, StructType};
 use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
 use deltalake::{DeltaTable, DeltaTableError};
 use ecomix_core::layout::TableRef;
+use indexmap::IndexMap;
 
 use crate::{Lake, LakeError};
 
@@ -92,10 +94,17 @@ impl Appender {
             return Ok(());
         }
         self.rows += batch.num_rows();
-        self.writer
-            .write(batch)
-            .await
-            .map_err(|e| LakeError::delta(self.table_ref, e))
+        let result = match single_partition(&batch, &self.partition_columns) {
+            // The usual case (one ingest, one date): skip the writer's split by partition, which
+            // copies every column of the batch.
+            Some(values) => self
+                .writer
+                .write_partition(batch, &values, WriteMode::Default)
+                .await
+                .map(|_| ()),
+            None => self.writer.write(batch).await,
+        };
+        result.map_err(|e| LakeError::delta(self.table_ref, e))
     }
 
     pub fn rows(&self) -> usize {
@@ -163,4 +172,46 @@ impl Appender {
             }
         }
     }
+}
+
+/// The partition values of `batch` when all its rows are in one partition of these columns
+/// (dates and strings, the only partition types ecomix uses); `None` otherwise.
+fn single_partition(
+    batch: &RecordBatch,
+    partition_columns: &[String],
+) -> Option<IndexMap<String, Scalar>> {
+    use deltalake::arrow::array::{Array, AsArray};
+    use deltalake::arrow::datatypes::{DataType, Date32Type};
+    if partition_columns.is_empty() {
+        return None;
+    }
+    let mut values = IndexMap::new();
+    for name in partition_columns {
+        let column = batch.column_by_name(name)?;
+        if column.null_count() > 0 {
+            return None;
+        }
+        let scalar = match column.data_type() {
+            DataType::Date32 => {
+                let dates = column.as_primitive::<Date32Type>();
+                let first = dates.value(0);
+                dates
+                    .values()
+                    .iter()
+                    .all(|&d| d == first)
+                    .then_some(Scalar::Date(first))?
+            }
+            DataType::Utf8 => {
+                let strings = column.as_string::<i32>();
+                let first = strings.value(0);
+                strings
+                    .iter()
+                    .all(|s| s == Some(first))
+                    .then(|| Scalar::String(first.to_string()))?
+            }
+            _ => return None,
+        };
+        values.insert(name.clone(), scalar);
+    }
+    Some(values)
 }
