@@ -166,3 +166,40 @@ fn lineage_and_partitioning() {
     assert_eq!(rows, [Some(2.0)]);
     assert_eq!(all, [Some(n + 1.0)]);
 }
+
+#[test]
+fn globs_expand_and_a_pattern_matching_nothing_is_an_error() {
+    let lake = tempfile::tempdir().unwrap();
+    let data = repo_root().join("data");
+    let pattern = format!("{}/eCO2mix_RTE_*.xls", data.display());
+    let output = run(lake.path(), &["--json", "ingest", &pattern]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut ingested: Vec<String> = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            f["source_file"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    ingested.sort();
+    let mut expected: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("eCO2mix_RTE_") && n.ends_with(".xls"))
+        .collect();
+    expected.sort();
+    assert_eq!(ingested, expected);
+
+    let nothing = format!("{}/*.nothing", data.display());
+    let output = run(lake.path(), &["ingest", &nothing]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("no file matches"));
+}

@@ -215,3 +215,111 @@ fn single_partition(
     }
     Some(values)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use deltalake::arrow::array::{Date32Array, Float64Array, Int64Array};
+    use deltalake::arrow::datatypes::{DataType, Field, Schema};
+    use ecomix_core::layout::{Layer, TableRef};
+
+    use super::*;
+
+    const TABLE: TableRef = TableRef::new(Layer::Bronze, "append_test");
+
+    fn batch(days: &[i32], values: &[f64]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("value", DataType::Float64, true),
+            Field::new("day", DataType::Date32, true),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Float64Array::from(values.to_vec())),
+                Arc::new(Date32Array::from(days.to_vec())),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn single_partition_is_found_only_when_constant() {
+        let partitions = ["day".to_string()];
+        let one = single_partition(&batch(&[5, 5, 5], &[1.0, 2.0, 3.0]), &partitions).unwrap();
+        assert_eq!(one.get("day"), Some(&Scalar::Date(5)));
+        assert!(single_partition(&batch(&[5, 6], &[1.0, 2.0]), &partitions).is_none());
+        assert!(single_partition(&batch(&[5], &[1.0]), &[]).is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn appends_commit_once_each_and_nothing_before_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
+        let schema = batch(&[0], &[0.0]).schema();
+
+        let mut first = Appender::start(&lake, TABLE, schema.clone(), &["day"])
+            .await
+            .unwrap();
+        first.write(batch(&[7, 7], &[1.0, 2.0])).await.unwrap();
+        first.write(batch(&[7, 8], &[3.0, 4.0])).await.unwrap();
+        assert_eq!(
+            lake.version(TABLE).await.unwrap(),
+            None,
+            "nothing visible before commit"
+        );
+        assert_eq!(first.commit(HashMap::new()).await.unwrap(), Some(0));
+
+        let mut abandoned = Appender::start(&lake, TABLE, schema.clone(), &["day"])
+            .await
+            .unwrap();
+        abandoned.write(batch(&[9], &[100.0])).await.unwrap();
+        drop(abandoned);
+
+        let mut second = Appender::start(&lake, TABLE, schema.clone(), &["day"])
+            .await
+            .unwrap();
+        assert!(second.table_exists());
+        second.write(batch(&[8], &[5.0])).await.unwrap();
+        assert_eq!(second.commit(HashMap::new()).await.unwrap(), Some(1));
+        let empty = Appender::start(&lake, TABLE, schema, &["day"])
+            .await
+            .unwrap();
+        assert_eq!(empty.commit(HashMap::new()).await.unwrap(), None);
+
+        let rows = crate::query(
+            &lake,
+            TABLE,
+            "SELECT CAST(day AS BIGINT) AS d, SUM(value) FROM t GROUP BY d ORDER BY d",
+        )
+        .await
+        .unwrap();
+        let days: Vec<i64> = rows
+            .iter()
+            .flat_map(|b| {
+                let c = deltalake::arrow::compute::cast(b.column(0), &DataType::Int64).unwrap();
+                c.as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        assert_eq!(days, [7, 8], "the abandoned append left no row");
+        assert!(
+            dir.path()
+                .join("bronze/append_test/day=1970-01-08")
+                .is_dir()
+        );
+        assert_eq!(lake.version(TABLE).await.unwrap(), Some(1));
+    }
+
+    #[test]
+    fn table_urls_follow_the_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
+        let url = lake.table_url(TABLE);
+        assert!(url.as_str().starts_with("file://"));
+        assert!(url.as_str().ends_with("/bronze/append_test/"), "{url}");
+    }
+}

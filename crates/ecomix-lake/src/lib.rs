@@ -84,15 +84,12 @@ impl Lake {
         {
             return Ok(None);
         }
-        let result = deltalake::DeltaTableBuilder::from_url(url)
-            .and_then(|b| Ok(b.with_storage_options(self.storage_options.clone())))
-            .map(|b| b.load());
-        match result {
-            Ok(load) => match load.await {
-                Ok(t) => Ok(Some(t)),
-                Err(DeltaTableError::NotATable(_)) => Ok(None),
-                Err(source) => Err(LakeError::delta(table, source)),
-            },
+        let builder = deltalake::DeltaTableBuilder::from_url(url)
+            .map_err(|e| LakeError::delta(table, e))?
+            .with_storage_options(self.storage_options.clone());
+        match builder.load().await {
+            Ok(t) => Ok(Some(t)),
+            Err(DeltaTableError::NotATable(_)) => Ok(None),
             Err(source) => Err(LakeError::delta(table, source)),
         }
     }

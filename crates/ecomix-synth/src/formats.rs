@@ -180,7 +180,7 @@ pub fn rte_text(
     for date in days(from, to) {
         for time in quarter_hours() {
             let measured = !(date == to && measured_until.is_some_and(|t| time >= t));
-            let on_grid = nature == Nature::RealTime || time.minute_is_half_hour();
+            let on_grid = nature == Nature::RealTime || on_half_hour(time);
             let values = model.at(date, source_time(date, time), scale(scope), salt(scope));
             let forecasts = model.at(date, time, scale(scope), salt(scope));
             let mut fields: Vec<String> = vec![
@@ -211,15 +211,10 @@ pub fn rte_text(
     (latin1(&text), rows)
 }
 
-trait HalfHour {
-    fn minute_is_half_hour(&self) -> bool;
-}
-
-impl HalfHour for NaiveTime {
-    fn minute_is_half_hour(&self) -> bool {
-        use chrono::Timelike;
-        self.minute() % 30 == 0
-    }
+/// Consolidated and definitive files fill their measures at :00 and :30 only.
+fn on_half_hour(time: NaiveTime) -> bool {
+    use chrono::Timelike;
+    time.minute().is_multiple_of(30)
 }
 
 fn scale(scope: Scope) -> f64 {

@@ -108,3 +108,76 @@ fn zipped(name: &str, bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     writer.write_all(bytes)?;
     Ok(writer.finish().map_err(std::io::Error::other)?.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::rte_text;
+
+    fn data_rows(bytes: &[u8]) -> Vec<Vec<String>> {
+        let text: String = bytes.iter().map(|&b| b as char).collect();
+        text.lines()
+            .skip(1)
+            .filter(|l| l.contains('\t'))
+            .map(|l| l.split('\t').map(str::to_string).collect())
+            .collect()
+    }
+
+    #[test]
+    fn same_seed_same_bytes_other_seed_other_values() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let c = tempfile::tempdir().unwrap();
+        let written = write_sample(a.path(), 7).unwrap();
+        write_sample(b.path(), 7).unwrap();
+        write_sample(c.path(), 8).unwrap();
+        for file in &written {
+            let name = file.path.file_name().unwrap();
+            let bytes = std::fs::read(&file.path).unwrap();
+            assert_eq!(bytes, std::fs::read(b.path().join(name)).unwrap());
+            if !name.to_string_lossy().contains("tempo") {
+                assert_ne!(bytes, std::fs::read(c.path().join(name)).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn spring_forward_rows_copy_the_hour_before_and_consolidated_skips_quarters() {
+        let model = Model::new(1);
+        let (bytes, count) = rte_text(
+            &model,
+            Scope::National,
+            Nature::RealTime,
+            day(2025, 3, 30),
+            day(2025, 3, 30),
+            None,
+        );
+        let rows = data_rows(&bytes);
+        assert_eq!((rows.len(), count), (96, 96));
+        let at = |time: &str| rows.iter().find(|r| r[3] == time).unwrap();
+        for (phantom, source) in [("02:00", "01:00"), ("02:45", "01:45")] {
+            // Realised columns (consumption, then the sources) copy the hour before.
+            assert_eq!(at(phantom)[4], at(source)[4]);
+            assert_eq!(at(phantom)[7..17], at(source)[7..17]);
+        }
+        assert_ne!(at("03:00")[4], at("01:00")[4]);
+
+        let (bytes, _) = rte_text(
+            &model,
+            Scope::National,
+            Nature::Consolidated,
+            day(2025, 1, 6),
+            day(2025, 1, 6),
+            None,
+        );
+        let rows = data_rows(&bytes);
+        let quarter = rows.iter().find(|r| r[3] == "00:15").unwrap();
+        let half = rows.iter().find(|r| r[3] == "00:30").unwrap();
+        assert_eq!(quarter[4], "");
+        assert!(
+            !quarter[5].is_empty(),
+            "forecasts are published every 15 minutes"
+        );
+        assert!(half[4].parse::<i64>().is_ok());
+    }
+}
