@@ -10,21 +10,9 @@ use ecomix_core::layout::{ECO2MIX_BRONZE, TEMPO_BRONZE};
 
 #[test]
 fn python_deltalake_and_polars_read_bronze() {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let probe = Command::new(&python)
-        .args(["-c", "import deltalake, polars"])
-        .output();
-    let available = probe.as_ref().is_ok_and(|o| o.status.success());
-    if !available {
-        assert!(
-            std::env::var("ECOMIX_REQUIRE_PYTHON").is_err(),
-            "ECOMIX_REQUIRE_PYTHON is set but `{python} -c 'import deltalake, polars'` fails"
-        );
-        eprintln!(
-            "SKIPPED: Python deltalake/polars are not installed (pip install deltalake polars)"
-        );
+    let Some(python) = python_with("deltalake, polars") else {
         return;
-    }
+    };
     let lake = tempfile::tempdir().unwrap();
     let data = repo_root().join("data");
     let output = run(lake.path(), &["ingest", data.to_str().unwrap()]);

@@ -13,18 +13,9 @@ use ecomix_core::layout::ECO2MIX_BRONZE;
 
 #[test]
 fn biff_and_xlsx_workbooks_ingest_cell_for_cell() {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let probe = Command::new(&python)
-        .args(["-c", "import xlwt, openpyxl"])
-        .output();
-    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
-        assert!(
-            std::env::var("ECOMIX_REQUIRE_PYTHON").is_err(),
-            "ECOMIX_REQUIRE_PYTHON is set but xlwt/openpyxl are missing"
-        );
-        eprintln!("SKIPPED: Python xlwt/openpyxl are not installed (pip install xlwt openpyxl)");
+    let Some(python) = python_with("xlwt, openpyxl") else {
         return;
-    }
+    };
     let header = [
         "Périmètre",
         "Nature",

@@ -76,6 +76,24 @@ pub fn real_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The Python interpreter when it can import `modules`. Otherwise `None`, after saying the test
+/// is skipped; but when ECOMIX_REQUIRE_PYTHON is set (as in CI) a missing module fails the test.
+pub fn python_with(modules: &str) -> Option<String> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let probe = Command::new(&python)
+        .args(["-c", &format!("import {modules}")])
+        .output();
+    if probe.as_ref().is_ok_and(|o| o.status.success()) {
+        return Some(python);
+    }
+    assert!(
+        std::env::var("ECOMIX_REQUIRE_PYTHON").is_err(),
+        "ECOMIX_REQUIRE_PYTHON is set but `{python} -c 'import {modules}'` fails"
+    );
+    eprintln!("SKIPPED: Python modules {modules} are not installed (pip install them)");
+    None
+}
+
 pub fn query(lake: &Path, table: TableRef, sql: &str) -> Vec<RecordBatch> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {

@@ -13,6 +13,7 @@ use deltalake::arrow::buffer::{Buffer, OffsetBuffer};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use deltalake::arrow::record_batch::RecordBatch;
 use ecomix_core::catalogue::{self, Column, Kind};
+use ecomix_core::layout::{ECO2MIX_BRONZE, TEMPO_BRONZE, TableRef};
 use serde_json::{Map, Value};
 
 use crate::error::InputError;
@@ -116,6 +117,13 @@ impl Dataset {
         match self {
             Dataset::Eco2mix => &ECO2MIX,
             Dataset::Tempo => catalogue::TEMPO,
+        }
+    }
+
+    pub fn table(self) -> TableRef {
+        match self {
+            Dataset::Eco2mix => ECO2MIX_BRONZE,
+            Dataset::Tempo => TEMPO_BRONZE,
         }
     }
 

@@ -208,22 +208,8 @@ pub async fn ingest(
         known_hashes(lake).await?
     }));
     tracing::debug!(at_ms = ms(), "known content hashes loaded");
-    let mut bronze = Appender::start(
-        lake,
-        ECO2MIX_BRONZE,
-        frame::eco2mix_schema(),
-        &[PARTITION_COLUMN],
-    )
-    .await?
-    .with_dictionary_columns(&DICTIONARY_COLUMNS);
-    let mut tempo = Appender::start(
-        lake,
-        TEMPO_BRONZE,
-        frame::tempo_schema(),
-        &[PARTITION_COLUMN],
-    )
-    .await?
-    .with_dictionary_columns(&DICTIONARY_COLUMNS);
+    let mut bronze = appender(lake, Dataset::Eco2mix).await?;
+    let mut tempo = appender(lake, Dataset::Tempo).await?;
     let mut files = Vec::new();
     let mut bytes_read = 0u64;
     let client = if inputs.iter().any(|i| matches!(i, Input::Url(_))) {
@@ -247,12 +233,8 @@ pub async fn ingest(
         let next =
             tokio::task::spawn_blocking(move || process_chunk(raw, &known, &options_for_chunk));
         if let Some(previous) = in_flight.replace(next) {
-            let (outcomes, bytes) = previous
-                .await
-                .map_err(|e| BronzeError::Download(format!("parser task failed: {e}")))?;
-            bytes_read += bytes;
-            tracing::debug!(at_ms = ms(), "chunk parsed");
-            write_outcomes(outcomes, &mut bronze, &mut tempo, &mut files, &mut errors).await?;
+            bytes_read +=
+                write_chunk(previous, &mut bronze, &mut tempo, &mut files, &mut errors).await?;
             tracing::debug!(at_ms = ms(), "chunk written");
         }
         bar.inc(chunk.len() as u64);
@@ -261,12 +243,7 @@ pub async fn ingest(
         }
     }
     if let Some(last) = in_flight.take() {
-        let (outcomes, bytes) = last
-            .await
-            .map_err(|e| BronzeError::Download(format!("parser task failed: {e}")))?;
-        bytes_read += bytes;
-        tracing::debug!(at_ms = ms(), "last chunk parsed");
-        write_outcomes(outcomes, &mut bronze, &mut tempo, &mut files, &mut errors).await?;
+        bytes_read += write_chunk(last, &mut bronze, &mut tempo, &mut files, &mut errors).await?;
         tracing::debug!(at_ms = ms(), "last chunk written");
     }
     bar.finish_and_clear();
@@ -378,27 +355,39 @@ fn process_chunk(
     (outcomes, bytes)
 }
 
-async fn write_outcomes(
-    outcomes: Vec<Outcome>,
+async fn appender(lake: &Lake, dataset: Dataset) -> Result<Appender, BronzeError> {
+    Ok(
+        Appender::start(lake, dataset.table(), dataset.schema(), &[PARTITION_COLUMN])
+            .await?
+            .with_dictionary_columns(&DICTIONARY_COLUMNS),
+    )
+}
+
+/// Waits for a parsed chunk and appends it; returns the bytes of its documents.
+async fn write_chunk(
+    parsed: tokio::task::JoinHandle<(Vec<Outcome>, u64)>,
     bronze: &mut Appender,
     tempo: &mut Appender,
     files: &mut Vec<FileOutcome>,
     errors: &mut Vec<InputError>,
-) -> Result<(), BronzeError> {
+) -> Result<u64, BronzeError> {
+    let (outcomes, bytes) = parsed
+        .await
+        .map_err(|e| BronzeError::Download(format!("parser task failed: {e}")))?;
     for outcome in outcomes {
         match outcome {
             Outcome::Failed(e) => errors.push(e),
             Outcome::Skipped(file) => files.push(file),
             Outcome::Parsed(parsed) => {
-                let (appender, table) = match parsed.dataset {
-                    Dataset::Eco2mix => (&mut *bronze, ECO2MIX_BRONZE),
-                    Dataset::Tempo => (&mut *tempo, TEMPO_BRONZE),
+                let appender = match parsed.dataset {
+                    Dataset::Eco2mix => &mut *bronze,
+                    Dataset::Tempo => &mut *tempo,
                 };
                 files.push(FileOutcome {
                     source_file: parsed.name,
                     sha256: parsed.sha256,
                     format: parsed.format,
-                    table: Some(table.to_string()),
+                    table: Some(parsed.dataset.table().to_string()),
                     rows: parsed.batches.iter().map(RecordBatch::num_rows).sum(),
                     status: "ingested",
                 });
@@ -408,7 +397,7 @@ async fn write_outcomes(
             }
         }
     }
-    Ok(())
+    Ok(bytes)
 }
 
 async fn read_input(
