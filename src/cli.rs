@@ -29,6 +29,8 @@ pub struct Cli {
 pub enum Command {
     /// Land eCO2mix files (any published format) in the bronze tables.
     Ingest(IngestArgs),
+    /// Build silver from bronze: one row per perimeter and instant, for the periods bronze changed.
+    Transform(TransformArgs),
     /// Fetch RTE's eCO2mix downloads into a local folder.
     Download(DownloadArgs),
     /// Write synthetic eCO2mix files in the published formats (the bundled sample).
@@ -48,6 +50,26 @@ pub struct IngestArgs {
     /// Ingest the good inputs and report the bad ones, instead of committing nothing.
     #[arg(long)]
     pub keep_going: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TransformArgs {
+    /// Rebuild every period, not only those with bronze rows silver has not seen.
+    #[arg(long)]
+    pub full: bool,
+    /// Silver's partition column (a new table only): mois, date or annee.
+    #[arg(long, default_value = "mois")]
+    pub partition_by: ecomix_silver::Partitioning,
+    /// Override a quality rule's level: NAME=warn|quarantine|fail (repeatable).
+    #[arg(long = "rule", value_parser = parse_rule_level)]
+    pub rules: Vec<(String, ecomix_silver::rules::Level)>,
+}
+
+fn parse_rule_level(text: &str) -> Result<(String, ecomix_silver::rules::Level), String> {
+    let (name, level) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?}: expected NAME=LEVEL"))?;
+    Ok((name.to_string(), level.parse()?))
 }
 
 #[derive(Debug, Args)]

@@ -47,6 +47,7 @@ fn main() -> ExitCode {
 async fn try_main(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Ingest(args) => ingest(&cli, args).await,
+        Command::Transform(args) => transform(&cli, args).await,
         Command::Download(args) => download(&cli, args).await,
         Command::Synth(args) => synth(&cli, args),
         Command::Status => status::status(&open_lake(&cli)?, cli.json).await,
@@ -128,6 +129,51 @@ fn format_rejected(r: &ecomix_bronze::ingest::Rejected) -> String {
         message: r.message.clone(),
     }
     .to_string()
+}
+
+/// Builds silver from bronze, incrementally by period.
+async fn transform(cli: &Cli, args: &cli::TransformArgs) -> anyhow::Result<ExitCode> {
+    let lake = open_lake(cli)?;
+    let options = ecomix_silver::TransformOptions {
+        full: args.full,
+        run_id: uuid::Uuid::new_v4().to_string(),
+        partitioning: args.partition_by,
+        rule_levels: args.rules.iter().cloned().collect(),
+    };
+    let started = std::time::Instant::now();
+    let report = ecomix_silver::transform(&lake, &options).await?;
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if !cli.quiet {
+        if report.status == "no_op" {
+            println!("nothing to do: silver has seen every bronze row (--full rebuilds it)");
+        } else {
+            println!(
+                "silver: {} rows read, {} written, {} quarantined, {} period(s) rebuilt ({}) in {:.2} s",
+                report.rows_read,
+                report.rows_written,
+                report.rows_quarantined,
+                report.periods.len(),
+                summarize(&report.periods),
+                started.elapsed().as_secs_f64()
+            );
+            for (rule, n) in &report.quarantined_by_rule {
+                println!("  quarantined by {rule}: {n}");
+            }
+            for (rule, n) in &report.warnings_by_rule {
+                println!("  warnings from {rule}: {n}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summarize(periods: &[String]) -> String {
+    match periods {
+        [] => String::new(),
+        [one] => one.clone(),
+        [first, .., last] => format!("{first} .. {last}"),
+    }
 }
 
 /// Fetches RTE's published files into a local folder.

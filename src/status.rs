@@ -8,7 +8,12 @@ use ecomix_core::layout::{ECO2MIX_BRONZE, TEMPO_BRONZE, TableRef};
 use ecomix_lake::Lake;
 use serde::Serialize;
 
-const TABLES: [TableRef; 2] = [ECO2MIX_BRONZE, TEMPO_BRONZE];
+const TABLES: [TableRef; 4] = [
+    ECO2MIX_BRONZE,
+    TEMPO_BRONZE,
+    ecomix_silver::ECO2MIX_SILVER,
+    ecomix_silver::ECO2MIX_QUARANTINE,
+];
 
 #[derive(Serialize)]
 struct TableStatus {

@@ -1,7 +1,7 @@
 //! Appending to a table in a single commit, streaming batches through the Parquet encoder so a
 //! large ingest never holds more than one batch in memory.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use delta_kernel::expressions::Scalar;
 use deltalake::arrow::datatypes::SchemaRef;
@@ -28,6 +28,18 @@ pub struct Appender {
     partition_columns: Vec<String>,
     writer: RecordBatchWriter,
     rows: usize,
+    /// Partitions whose current files the commit removes (a replace rather than an append).
+    replace: Option<Replace>,
+}
+
+/// Which existing files a replacing commit removes.
+#[derive(Debug, Clone)]
+enum Replace {
+    All,
+    Partitions {
+        column: String,
+        values: BTreeSet<String>,
+    },
 }
 
 impl Appender {
@@ -40,8 +52,15 @@ impl Appender {
         partition_columns: &[&str],
     ) -> Result<Self, LakeError> {
         let existing = lake.open(table).await?;
-        let partition_columns: Vec<String> =
-            partition_columns.iter().map(|c| c.to_string()).collect();
+        let partition_columns: Vec<String> = match &existing {
+            Some(t) => t
+                .snapshot()
+                .map_err(|e| LakeError::delta(table, e))?
+                .metadata()
+                .partition_columns()
+                .to_vec(),
+            None => partition_columns.iter().map(|c| c.to_string()).collect(),
+        };
         let writer = match &existing {
             Some(t) => RecordBatchWriter::for_table(t),
             None => RecordBatchWriter::try_new(
@@ -60,6 +79,7 @@ impl Appender {
             partition_columns,
             writer,
             rows: 0,
+            replace: None,
         })
     }
 
@@ -78,6 +98,31 @@ impl Appender {
         }
         self.writer = self.writer.with_writer_properties(properties.build());
         self
+    }
+
+    /// Makes the commit replace these partitions: their current files are removed in the same
+    /// transaction that adds the new ones, so readers see the old or the new data, never both.
+    pub fn replacing_partitions(
+        mut self,
+        column: &str,
+        values: impl IntoIterator<Item = String>,
+    ) -> Self {
+        self.replace = Some(Replace::Partitions {
+            column: column.to_string(),
+            values: values.into_iter().collect(),
+        });
+        self
+    }
+
+    /// Makes the commit replace the whole table's data.
+    pub fn replacing_all(mut self) -> Self {
+        self.replace = Some(Replace::All);
+        self
+    }
+
+    /// The partition columns of the table (its own when it exists).
+    pub fn partition_columns(&self) -> &[String] {
+        &self.partition_columns
     }
 
     pub fn table_exists(&self) -> bool {
@@ -127,17 +172,33 @@ impl Appender {
             .into_iter()
             .map(Action::Add)
             .collect();
-        if adds.is_empty() {
+        let removes = match (&self.existing, &self.replace) {
+            (Some(table), Some(replace)) => removals(table, replace).await.map_err(fail)?,
+            _ => Vec::new(),
+        };
+        if adds.is_empty() && removes.is_empty() {
             return Ok(None);
         }
         let properties = CommitProperties::default().with_metadata(app_metadata);
         match self.existing {
             Some(table) => {
-                let operation = DeltaOperation::Write {
-                    mode: SaveMode::Append,
-                    partition_by: Some(self.partition_columns.clone()).filter(|p| !p.is_empty()),
-                    predicate: None,
+                let (mode, predicate) = match &self.replace {
+                    None => (SaveMode::Append, None),
+                    Some(Replace::All) => (SaveMode::Overwrite, None),
+                    Some(Replace::Partitions { column, values }) => {
+                        let quoted: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
+                        (
+                            SaveMode::Overwrite,
+                            Some(format!("{column} IN ({})", quoted.join(", "))),
+                        )
+                    }
                 };
+                let operation = DeltaOperation::Write {
+                    mode,
+                    partition_by: Some(self.partition_columns.clone()).filter(|p| !p.is_empty()),
+                    predicate,
+                };
+                let adds: Vec<Action> = removes.into_iter().chain(adds).collect();
                 let snapshot = table.snapshot().map_err(fail)?;
                 let finalized = CommitBuilder::from(properties)
                     .with_actions(adds)
@@ -172,6 +233,27 @@ impl Appender {
             }
         }
     }
+}
+
+/// Remove actions for the table's current files that `replace` covers.
+async fn removals(table: &DeltaTable, replace: &Replace) -> Result<Vec<Action>, DeltaTableError> {
+    use futures::TryStreamExt;
+    let files: Vec<_> = table
+        .get_active_add_actions_by_partitions(&[])
+        .try_collect()
+        .await?;
+    Ok(files
+        .into_iter()
+        .filter(|file| match replace {
+            Replace::All => true,
+            Replace::Partitions { column, values } => file
+                .partition_values_map()
+                .get(column)
+                .and_then(|v| v.as_ref())
+                .is_some_and(|v| values.contains(v)),
+        })
+        .map(|file| Action::Remove(file.remove_action(true)))
+        .collect())
 }
 
 /// The partition values of `batch` when all its rows are in one partition of these columns

@@ -1,0 +1,91 @@
+//! Published wall-clock times (Europe/Paris) to UTC instants.
+//!
+//! eCO2mix lists 96 quarter-hours every day. On the spring-forward Sunday 02:00–02:45 do not
+//! exist (RTE fills them with copies of neighbouring rows): they are not instants. On the
+//! fall-back Sunday 02:00–02:45 happen twice but are published once: they are read as the first
+//! occurrence, at +02:00 (the hour at +01:00 is simply not published).
+
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Local {
+    /// A time that happens once.
+    Exact(DateTime<Utc>),
+    /// A time that happens twice; the earlier instant (summer time, +02:00).
+    Ambiguous(DateTime<Utc>),
+    /// A time skipped by the clocks going forward.
+    Nonexistent,
+}
+
+impl Local {
+    pub fn instant(self) -> Option<DateTime<Utc>> {
+        match self {
+            Local::Exact(t) | Local::Ambiguous(t) => Some(t),
+            Local::Nonexistent => None,
+        }
+    }
+}
+
+pub fn to_utc(date: NaiveDate, time: NaiveTime) -> Local {
+    match ecomix_core::TIME_ZONE.from_local_datetime(&date.and_time(time)) {
+        LocalResult::Single(t) => Local::Exact(t.with_timezone(&Utc)),
+        LocalResult::Ambiguous(earlier, _) => Local::Ambiguous(earlier.with_timezone(&Utc)),
+        LocalResult::None => Local::Nonexistent,
+    }
+}
+
+/// `HH:MM` (or `H:MM`, or with seconds) as published.
+pub fn parse_heure(text: &str) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(text, "%H:%M")
+        .or_else(|_| NaiveTime::parse_from_str(text, "%H:%M:%S"))
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(date: &str, time: &str) -> Local {
+        to_utc(
+            NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap(),
+            parse_heure(time).unwrap(),
+        )
+    }
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn winter_summer_and_the_two_dst_sundays() {
+        assert_eq!(
+            at("2025-01-15", "12:00"),
+            Local::Exact(utc("2025-01-15T11:00:00Z"))
+        );
+        assert_eq!(
+            at("2025-07-15", "12:00"),
+            Local::Exact(utc("2025-07-15T10:00:00Z"))
+        );
+        assert_eq!(
+            at("2025-03-30", "01:45"),
+            Local::Exact(utc("2025-03-30T00:45:00Z"))
+        );
+        for phantom in ["02:00", "02:15", "02:30", "02:45"] {
+            assert_eq!(at("2025-03-30", phantom), Local::Nonexistent, "{phantom}");
+        }
+        assert_eq!(
+            at("2025-03-30", "03:00"),
+            Local::Exact(utc("2025-03-30T01:00:00Z"))
+        );
+        assert_eq!(
+            at("2024-10-27", "02:15"),
+            Local::Ambiguous(utc("2024-10-27T00:15:00Z"))
+        );
+        assert_eq!(
+            at("2024-10-27", "03:00"),
+            Local::Exact(utc("2024-10-27T02:00:00Z"))
+        );
+    }
+}

@@ -1,0 +1,12 @@
+//! The silver layer: bronze rows typed into one trustworthy row per perimeter and instant.
+//! See the README's data contract for every rule applied here.
+
+pub mod instant;
+pub mod rules;
+pub mod schema;
+mod transform;
+
+pub use transform::{
+    ECO2MIX_QUARANTINE, ECO2MIX_SILVER, Partitioning, SilverError, TransformOptions,
+    TransformReport, transform,
+};
