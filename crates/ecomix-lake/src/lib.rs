@@ -10,7 +10,7 @@ mod query;
 
 pub use append::Appender;
 pub use error::LakeError;
-pub use query::query;
+pub use query::{query, query_stream};
 
 pub use deltalake::arrow;
 pub use deltalake::datafusion;

@@ -7,6 +7,9 @@
 //! written.
 
 use std::collections::{BTreeMap, HashMap};
+
+/// Hash maps keyed by locators and instants, millions of entries: a fast non-cryptographic hash.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
@@ -14,12 +17,13 @@ use deltalake::arrow::array::{
     Array, ArrayRef, AsArray, Date32Array, Float64Array, Float64Builder, Int32Builder, Int64Array,
     Int64Builder, StringArray, StringBuilder, TimestampMicrosecondBuilder,
 };
-use deltalake::arrow::compute::{cast, concat_batches};
+use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
 use deltalake::arrow::record_batch::RecordBatch;
 use ecomix_core::catalogue::{self, Family};
 use ecomix_core::layout::{ECO2MIX_BRONZE, Layer, TableRef};
 use ecomix_lake::{Appender, Lake, LakeError};
+use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -214,23 +218,22 @@ pub async fn transform(
         )
         .await?,
     );
-    let measured_end = measured_ends(lake).await?;
+    let ends = measured_ends(lake).await?;
+    let filter = period_filter(&periods, options.full);
 
     let column = options.partitioning.column();
     let keys: Vec<String> = periods.keys().cloned().collect();
-    let mut silver = Appender::start(lake, ECO2MIX_SILVER, schema::silver(), &[column]).await?;
-    let mut quarantine =
-        Appender::start(lake, ECO2MIX_QUARANTINE, schema::quarantine(), &[column]).await?;
+    let mut silver = Appender::start(lake, ECO2MIX_SILVER, schema::silver(), &[column])
+        .await?
+        .with_dictionary_columns(&DICTIONARY_COLUMNS);
+    let mut quarantine = Appender::start(lake, ECO2MIX_QUARANTINE, schema::quarantine(), &[column])
+        .await?
+        .with_dictionary_columns(&DICTIONARY_COLUMNS);
     if silver.table_exists() && silver.partition_columns() != [column.to_string()] {
-        if !options.full {
-            return Err(SilverError::Partitioning {
-                existing: silver.partition_columns().join(","),
-                wanted: column.to_string(),
-            });
-        }
-        return Err(SilverError::Bronze(
-            "changing silver's partitioning needs the table removed first (delete its folder) and a --full run".into(),
-        ));
+        return Err(SilverError::Partitioning {
+            existing: silver.partition_columns().join(","),
+            wanted: column.to_string(),
+        });
     }
     if options.full {
         silver = silver.replacing_all();
@@ -240,28 +243,67 @@ pub async fn transform(
         quarantine = quarantine.replacing_partitions(column, keys.clone());
     }
 
-    for (key, (start, end)) in &periods {
-        let sql = format!("SELECT * FROM t WHERE date >= DATE '{start}' AND date < DATE '{end}'");
-        let batches = ecomix_lake::query(lake, ECO2MIX_BRONZE, &sql).await?;
-        if batches.is_empty() {
-            continue;
+    tracing::debug!(peak_rss_mib = peak_rss_mib(), "pass 1 starts");
+    // Pass 1, keys only: the winning bronze row of every (perimetre, instant), by locator.
+    let mut plan = Plan::new(ends);
+    let sql = format!(
+        "SELECT perimetre, nature, date, heure, _source_sha256, _source_row FROM t {filter}"
+    );
+    if let Some(mut stream) = ecomix_lake::query_stream(lake, ECO2MIX_BRONZE, &sql).await? {
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| SilverError::Bronze(format!("reading bronze: {e}")))?;
+            plan.add_keys(&batch);
+            report.rows_read += batch.num_rows();
         }
-        let bronze = concat_batches(&batches[0].schema(), &batches)
-            .map_err(|e| SilverError::Bronze(format!("period {key}: {e}")))?;
-        let built =
-            build_period(&bronze, &measured_end, options).map_err(SilverError::RuleFailed)?;
-        report.rows_read += bronze.num_rows();
-        report.rows_written += built.silver.num_rows();
-        report.rows_quarantined += built.quarantine.num_rows();
-        for (rule, n) in built.quarantined {
-            *report.quarantined_by_rule.entry(rule).or_default() += n;
-        }
-        for (rule, n) in built.warnings {
-            *report.warnings_by_rule.entry(rule).or_default() += n;
-        }
-        silver.write(built.silver).await?;
-        quarantine.write(built.quarantine).await?;
     }
+    let (mut winners, mut to_quarantine) = plan.finish();
+    tracing::debug!(
+        winners = winners.len(),
+        peak_rss_mib = peak_rss_mib(),
+        "pass 1 done"
+    );
+
+    // Pass 2, whole rows: the winners become silver rows, batch by batch.
+    let levels: Vec<Level> = RULES
+        .iter()
+        .map(|r| options.rule_levels.get(r.name).copied().unwrap_or(r.level))
+        .collect();
+    let mut rows = SilverBuilder::new(&options.run_id);
+    let mut rejected = QuarantineBuilder::new(&options.run_id);
+    let sql = format!("SELECT * FROM t {filter}");
+    if let Some(mut stream) = ecomix_lake::query_stream(lake, ECO2MIX_BRONZE, &sql).await? {
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| SilverError::Bronze(format!("reading bronze: {e}")))?;
+            let counts = build_rows(
+                &batch,
+                &mut winners,
+                &mut to_quarantine,
+                &levels,
+                &mut rows,
+                &mut rejected,
+            )
+            .map_err(SilverError::RuleFailed)?;
+            for (rule, n) in counts.quarantined {
+                *report.quarantined_by_rule.entry(rule).or_default() += n;
+            }
+            for (rule, n) in counts.warnings {
+                *report.warnings_by_rule.entry(rule).or_default() += n;
+            }
+            if rows.len() >= BATCH_ROWS {
+                report.rows_written += rows.len();
+                silver.write(rows.take()).await?;
+            }
+            if rejected.len() >= BATCH_ROWS {
+                report.rows_quarantined += rejected.len();
+                quarantine.write(rejected.take()).await?;
+            }
+        }
+    }
+    tracing::debug!(peak_rss_mib = peak_rss_mib(), "pass 2 done");
+    report.rows_written += rows.len();
+    silver.write(rows.take()).await?;
+    report.rows_quarantined += rejected.len();
+    quarantine.write(rejected.take()).await?;
 
     let metadata = HashMap::from([(
         "ecomix".to_string(),
@@ -352,133 +394,254 @@ fn nature_rank(nature: Option<&str>) -> u8 {
     }
 }
 
-struct Built {
-    silver: RecordBatch,
-    quarantine: RecordBatch,
+/// The process's peak resident memory so far (Linux), for the debug log.
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? / 1024)
+}
+
+/// Low-cardinality text columns get Parquet dictionaries; measures are written plainly (a
+/// dictionary per float column and open partition costs far more memory than it saves).
+const DICTIONARY_COLUMNS: [&str; 6] = [
+    "perimetre",
+    "nature",
+    "mois",
+    "_source_file",
+    "_run_id",
+    "rule",
+];
+
+/// Silver rows are written in batches of this many.
+const BATCH_ROWS: usize = 65_536;
+
+/// `WHERE` clause selecting the bronze rows of the periods to rebuild (all of them for --full),
+/// adjacent periods merged into one range.
+fn period_filter(periods: &BTreeMap<String, (NaiveDate, NaiveDate)>, full: bool) -> String {
+    if full {
+        return String::new();
+    }
+    let mut ranges: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    let mut sorted: Vec<(NaiveDate, NaiveDate)> = periods.values().copied().collect();
+    sorted.sort();
+    for (start, end) in sorted {
+        match ranges.last_mut() {
+            Some(last) if last.1 >= start => last.1 = last.1.max(end),
+            _ => ranges.push((start, end)),
+        }
+    }
+    let clauses: Vec<String> = ranges
+        .iter()
+        .map(|(start, end)| format!("(date >= DATE '{start}' AND date < DATE '{end}')"))
+        .collect();
+    format!("WHERE {}", clauses.join(" OR "))
+}
+
+/// A bronze row's identity: its document's content hash (interned) and its line in it.
+type Locator = (u32, i64);
+
+#[derive(Clone, Copy)]
+struct Candidate {
+    nature: u8,
+    locator: Locator,
+}
+
+/// Pass 1: which bronze row represents each (perimetre, instant), and which rows cannot.
+struct Plan {
+    shas: Interner,
+    perimetres: Interner,
+    /// Per interned hash, the last local time its document measured consumption.
+    measured_end: Vec<Option<String>>,
+    ends: HashMap<String, String>,
+    best: FastMap<(u32, i64), Candidate>,
+    quarantine: FastMap<Locator, (&'static str, String)>,
+    instants: InstantCache,
+}
+
+impl Plan {
+    fn new(ends: HashMap<String, String>) -> Self {
+        Self {
+            shas: Interner::default(),
+            perimetres: Interner::default(),
+            measured_end: Vec::new(),
+            ends,
+            best: FastMap::default(),
+            quarantine: FastMap::default(),
+            instants: InstantCache::default(),
+        }
+    }
+
+    fn sha_id(&mut self, sha: &str) -> u32 {
+        let id = self.shas.id(sha);
+        if id as usize == self.measured_end.len() {
+            self.measured_end.push(self.ends.get(sha).cloned());
+        }
+        id
+    }
+
+    /// Precedence: the best nature, then the publication measured later, then the larger hash.
+    fn outranks(&self, a: &Candidate, b: &Candidate) -> bool {
+        let key = |c: &Candidate| {
+            let sha = c.locator.0 as usize;
+            (
+                c.nature,
+                self.measured_end[sha].as_deref(),
+                self.shas.name(c.locator.0),
+            )
+        };
+        key(a) > key(b)
+    }
+
+    fn add_keys(&mut self, batch: &RecordBatch) {
+        let perimetre = string_column(&batch.columns()[0]);
+        let nature = string_column(&batch.columns()[1]);
+        let dates = batch.columns()[2].as_primitive::<Date32Type>().clone();
+        let heure = string_column(&batch.columns()[3]);
+        let sha = string_column(&batch.columns()[4]);
+        let row = batch.columns()[5].as_primitive::<Int64Type>().clone();
+        for i in 0..batch.num_rows() {
+            let locator = (self.sha_id(get(&sha, i).unwrap_or_default()), row.value(i));
+            let (Some(p), Some(h)) = (get(&perimetre, i), get(&heure, i)) else {
+                self.quarantine.insert(
+                    locator,
+                    (rules::MISSING_KEY, "no perimeter or no time".into()),
+                );
+                continue;
+            };
+            let date = dates.value(i);
+            let Some(at) = self.instants.resolve(date, h) else {
+                let reason = format!(
+                    "{} {h} does not exist in Europe/Paris (clocks go forward), or is not a time",
+                    date32_to_date(date)
+                );
+                self.quarantine
+                    .insert(locator, (rules::NONEXISTENT_TIME, reason));
+                continue;
+            };
+            let candidate = Candidate {
+                nature: nature_rank(get(&nature, i)),
+                locator,
+            };
+            let key = (self.perimetres.id(p), at);
+            match self.best.get(&key) {
+                Some(current) if !self.outranks(&candidate, current) => {}
+                _ => {
+                    self.best.insert(key, candidate);
+                }
+            }
+        }
+    }
+
+    /// The winners' locators (with their instant), and the rows to quarantine.
+    fn finish(self) -> (FastMap<Locator, i64>, Quarantined) {
+        let winners = self
+            .best
+            .into_iter()
+            .map(|((_, at), c)| (c.locator, at))
+            .collect();
+        (
+            winners,
+            Quarantined {
+                shas: self.shas,
+                rows: self.quarantine,
+            },
+        )
+    }
+}
+
+/// Rows set aside in pass 1, found again by locator in pass 2 to be written with their values.
+struct Quarantined {
+    shas: Interner,
+    rows: FastMap<Locator, (&'static str, String)>,
+}
+
+#[derive(Default)]
+struct Interner {
+    ids: FastMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.ids.insert(name.to_string(), id);
+        self.names.push(name.to_string());
+        id
+    }
+
+    fn get(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+
+    fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+}
+
+/// Local (date, time) to UTC microseconds, memoised: a few thousand distinct quarter-hours
+/// serve millions of rows.
+#[derive(Default)]
+struct InstantCache {
+    resolved: FastMap<(i32, u32), Option<i64>>,
+}
+
+impl InstantCache {
+    fn resolve(&mut self, date: i32, heure: &str) -> Option<i64> {
+        let time = instant::parse_heure(heure)?;
+        let minute = time.num_seconds_from_midnight();
+        *self.resolved.entry((date, minute)).or_insert_with(|| {
+            instant::to_utc(date32_to_date(date), time)
+                .instant()
+                .map(|t| t.timestamp_micros())
+        })
+    }
+}
+
+fn get(a: &StringArray, i: usize) -> Option<&str> {
+    a.is_valid(i).then(|| a.value(i))
+}
+
+#[derive(Default)]
+struct Counts {
     quarantined: BTreeMap<String, usize>,
     warnings: BTreeMap<String, usize>,
 }
 
-/// Columns a `-` turns into 0: a source (or sub-type, storage) that does not exist in the
-/// perimeter. Anywhere else `-` means missing.
-fn dash_means_zero(family: Family) -> bool {
-    matches!(
-        family,
-        Family::ProductionSource | Family::SubType | Family::Storage
-    )
-}
-
-/// One period's bronze rows to silver and quarantine rows.
-fn build_period(
-    bronze: &RecordBatch,
-    measured_end: &HashMap<String, String>,
-    options: &TransformOptions,
-) -> Result<Built, Box<RuleFailure>> {
-    let text = |name: &str| string_column(bronze.column_by_name(name).expect("bronze column"));
-    let perimetre = text("perimetre");
-    let nature = text("nature");
-    let heure = text("heure");
-    let sha = text("_source_sha256");
-    let source_file = text("_source_file");
-    let rescued = text("_rescued");
-    let dates = bronze
-        .column_by_name("date")
-        .expect("bronze date")
-        .as_primitive::<Date32Type>()
-        .clone();
-    let source_row: Int64Array = bronze
-        .column_by_name("_source_row")
-        .expect("bronze _source_row")
-        .as_primitive::<Int64Type>()
-        .clone();
-    let measures: Vec<Float64Array> = catalogue::MEASURES
-        .iter()
-        .map(|c| {
-            cast(
-                bronze.column_by_name(c.name).expect("bronze measure"),
-                &DataType::Float64,
-            )
-            .expect("measures are doubles")
-            .as_primitive::<Float64Type>()
-            .clone()
-        })
-        .collect();
-    fn get(a: &StringArray, i: usize) -> Option<&str> {
-        a.is_valid(i).then(|| a.value(i))
-    }
-
-    let mut quarantine = QuarantineBuilder::new(&options.run_id);
-    let mut quarantined: BTreeMap<String, usize> = BTreeMap::new();
-    let mut warnings: BTreeMap<String, usize> = BTreeMap::new();
-    let raw_values = |i: usize| -> String {
-        let mut map = Map::new();
-        for (c, column) in catalogue::MEASURES.iter().enumerate() {
-            if measures[c].is_valid(i) {
-                map.insert(column.name.into(), Value::from(measures[c].value(i)));
-            }
-        }
-        if let Some(r) = get(&rescued, i) {
-            map.insert("_rescued".into(), Value::String(r.to_string()));
-        }
-        Value::Object(map).to_string()
-    };
-
-    // Precedence: one row per (perimetre, instant), the best nature, then the newer publication.
-    let mut best: HashMap<(&str, i64), usize> = HashMap::new();
-    let rank = |i: usize| {
-        (
-            nature_rank(get(&nature, i)),
-            get(&sha, i).and_then(|s| measured_end.get(s)),
-            get(&sha, i),
-        )
-    };
-    for i in 0..bronze.num_rows() {
-        let date = date32_to_date(dates.value(i));
-        let time = get(&heure, i).and_then(instant::parse_heure);
-        let (Some(p), Some(time)) = (get(&perimetre, i), time) else {
-            quarantine.push(
-                rules::MISSING_KEY,
-                "no perimeter or no valid time",
-                i,
-                bronze,
-                &raw_values(i),
-            );
-            *quarantined.entry(rules::MISSING_KEY.into()).or_default() += 1;
-            continue;
-        };
-        let Some(at) = instant::to_utc(date, time).instant() else {
-            let reason = format!(
-                "{date} {} does not exist in Europe/Paris (clocks go forward)",
-                time.format("%H:%M")
-            );
-            quarantine.push(rules::NONEXISTENT_TIME, &reason, i, bronze, &raw_values(i));
-            *quarantined
-                .entry(rules::NONEXISTENT_TIME.into())
-                .or_default() += 1;
-            continue;
-        };
-        best.entry((p, at.timestamp_micros()))
-            .and_modify(|current| {
-                if rank(i) > rank(*current) {
-                    *current = i;
-                }
-            })
-            .or_insert(i);
-    }
-    let mut winners: Vec<((&str, i64), usize)> = best.into_iter().collect();
-    winners.sort_unstable();
-
-    let levels: Vec<Level> = RULES
-        .iter()
-        .map(|r| options.rule_levels.get(r.name).copied().unwrap_or(r.level))
-        .collect();
-    let mut out = SilverBuilder::new(winners.len(), &options.run_id);
+/// Pass 2 for one bronze batch: its winning rows to silver (through the rules), its set-aside
+/// rows to the quarantine.
+fn build_rows(
+    batch: &RecordBatch,
+    winners: &mut FastMap<Locator, i64>,
+    set_aside: &mut Quarantined,
+    levels: &[Level],
+    out: &mut SilverBuilder,
+    quarantine: &mut QuarantineBuilder,
+) -> Result<Counts, Box<RuleFailure>> {
+    let columns = BronzeColumns::new(batch);
+    let mut counts = Counts::default();
     let mut values = vec![None; catalogue::MEASURES.len()];
-    'rows: for ((p, micros), i) in winners {
-        for (value, measure) in values.iter_mut().zip(&measures) {
+    for i in 0..batch.num_rows() {
+        let Some(sha) = get(&columns.sha, i).and_then(|s| set_aside.shas.get(s)) else {
+            continue;
+        };
+        let locator = (sha, columns.source_row.value(i));
+        if let Some((rule, reason)) = set_aside.rows.remove(&locator) {
+            quarantine.push(rule, &reason, &columns, i);
+            *counts.quarantined.entry(rule.into()).or_default() += 1;
+            continue;
+        }
+        // A locator wins once: content ingested twice (--force) gives identical rows.
+        let Some(at) = winners.remove(&locator) else {
+            continue;
+        };
+        let perimetre = get(&columns.perimetre, i).unwrap_or_default();
+        for (value, measure) in values.iter_mut().zip(&columns.measures) {
             *value = measure.is_valid(i).then(|| measure.value(i));
         }
-        if let Some(json) = get(&rescued, i)
+        if let Some(json) = get(&columns.rescued, i)
             && let Ok(Value::Object(tokens)) = serde_json::from_str::<Value>(json)
         {
             for (name, token) in tokens {
@@ -491,73 +654,177 @@ fn build_period(
             }
         }
         let view = RowView {
-            perimetre: p,
+            perimetre,
             values: &values,
         };
-        for (rule, level) in RULES.iter().zip(&levels) {
+        let mut kept = true;
+        for (rule, level) in RULES.iter().zip(levels) {
             if (rule.check)(&view) {
                 continue;
             }
             match level {
-                Level::Warn => *warnings.entry(rule.name.into()).or_default() += 1,
+                Level::Warn => *counts.warnings.entry(rule.name.into()).or_default() += 1,
                 Level::Quarantine => {
-                    quarantine.push(rule.name, rule.description, i, bronze, &raw_values(i));
-                    *quarantined.entry(rule.name.into()).or_default() += 1;
-                    continue 'rows;
+                    quarantine.push(rule.name, rule.description, &columns, i);
+                    *counts.quarantined.entry(rule.name.into()).or_default() += 1;
+                    kept = false;
+                    break;
                 }
                 Level::Fail => {
                     return Err(Box::new(RuleFailure {
                         rule: rule.name.into(),
                         description: rule.description.into(),
-                        perimetre: p.into(),
-                        date: date32_to_date(dates.value(i)).to_string(),
-                        heure: get(&heure, i).unwrap_or_default().into(),
-                        file: get(&source_file, i).unwrap_or_default().into(),
-                        line: source_row.value(i),
+                        perimetre: perimetre.into(),
+                        date: date32_to_date(columns.dates.value(i)).to_string(),
+                        heure: get(&columns.heure, i).unwrap_or_default().into(),
+                        file: get(&columns.source_file, i).unwrap_or_default().into(),
+                        line: columns.source_row.value(i),
                     }));
                 }
             }
         }
-        let at = DateTime::<Utc>::from_timestamp_micros(micros).expect("a valid instant");
-        out.push(
-            p,
-            get(&nature, i),
-            at,
-            date32_to_date(dates.value(i)),
-            &values,
-            get(&source_file, i),
-            source_row.value(i),
-        );
+        if kept {
+            let at = DateTime::<Utc>::from_timestamp_micros(at).expect("a valid instant");
+            out.push(
+                perimetre,
+                get(&columns.nature, i),
+                at,
+                date32_to_date(columns.dates.value(i)),
+                &values,
+                get(&columns.source_file, i),
+                columns.source_row.value(i),
+            );
+        }
     }
-    Ok(Built {
-        silver: out.finish(),
-        quarantine: quarantine.finish(),
-        quarantined,
-        warnings,
-    })
+    Ok(counts)
 }
+
+/// Typed views of a bronze batch's columns.
+struct BronzeColumns {
+    perimetre: StringArray,
+    nature: StringArray,
+    heure: StringArray,
+    sha: StringArray,
+    source_file: StringArray,
+    rescued: StringArray,
+    dates: Date32Array,
+    source_row: Int64Array,
+    measures: Vec<Float64Array>,
+}
+
+impl BronzeColumns {
+    fn new(batch: &RecordBatch) -> Self {
+        let column = |name: &str| batch.column_by_name(name).expect("a bronze column");
+        let text = |name: &str| string_column(column(name));
+        Self {
+            perimetre: text("perimetre"),
+            nature: text("nature"),
+            heure: text("heure"),
+            sha: text("_source_sha256"),
+            source_file: text("_source_file"),
+            rescued: text("_rescued"),
+            dates: column("date").as_primitive::<Date32Type>().clone(),
+            source_row: column("_source_row").as_primitive::<Int64Type>().clone(),
+            measures: catalogue::MEASURES
+                .iter()
+                .map(|c| {
+                    cast(column(c.name), &DataType::Float64)
+                        .expect("measures are doubles")
+                        .as_primitive::<Float64Type>()
+                        .clone()
+                })
+                .collect(),
+        }
+    }
+
+    /// A row's measures and rescued tokens as JSON, for the quarantine.
+    fn raw_values(&self, i: usize) -> String {
+        let mut map = Map::new();
+        for (column, measure) in catalogue::MEASURES.iter().zip(&self.measures) {
+            if measure.is_valid(i) {
+                map.insert(column.name.into(), Value::from(measure.value(i)));
+            }
+        }
+        if let Some(r) = get(&self.rescued, i) {
+            map.insert("_rescued".into(), Value::String(r.to_string()));
+        }
+        Value::Object(map).to_string()
+    }
+}
+
+/// Columns a `-` turns into 0: a source (or sub-type, storage) that does not exist in the
+/// perimeter. Anywhere else `-` means missing.
+fn dash_means_zero(family: Family) -> bool {
+    matches!(
+        family,
+        Family::ProductionSource | Family::SubType | Family::Storage
+    )
+}
+
+/// Catalogue positions of the measures the derived columns read, looked up once.
+struct Inputs {
+    sources: [usize; 9],
+    renewables: [usize; 4],
+    fossils: [usize; 4],
+    nucleaire: usize,
+    consommation: usize,
+    prevision_j1: usize,
+    prevision_j: usize,
+    exchanges: [usize; 7],
+}
+
+static INPUTS: std::sync::LazyLock<Inputs> = std::sync::LazyLock::new(|| {
+    let at = |names: &[&str]| names.iter().map(|n| measure_index(n)).collect::<Vec<_>>();
+    let array = |names: &[&str]| -> Vec<usize> { at(names) };
+    Inputs {
+        sources: array(&[
+            "nucleaire",
+            "eolien",
+            "solaire",
+            "hydraulique",
+            "bioenergies",
+            "gaz",
+            "charbon",
+            "fioul",
+            "thermique",
+        ])
+        .try_into()
+        .expect("nine sources"),
+        renewables: array(&["eolien", "solaire", "hydraulique", "bioenergies"])
+            .try_into()
+            .expect("four renewables"),
+        fossils: array(&["gaz", "charbon", "fioul", "thermique"])
+            .try_into()
+            .expect("four fossils"),
+        nucleaire: measure_index("nucleaire"),
+        consommation: measure_index("consommation"),
+        prevision_j1: measure_index("prevision_j1"),
+        prevision_j: measure_index("prevision_j"),
+        // Before 2013 Germany and Belgium were published apart; they are never both present.
+        exchanges: array(&[
+            "ech_comm_angleterre",
+            "ech_comm_espagne",
+            "ech_comm_italie",
+            "ech_comm_suisse",
+            "ech_comm_allemagne_belgique",
+            "ech_comm_allemagne",
+            "ech_comm_belgique",
+        ])
+        .try_into()
+        .expect("seven exchange columns"),
+    }
+});
 
 /// The derived columns of a row, from its measures (see the README's data contract).
 fn derived(values: &[Option<f64>]) -> [Option<f64>; 7] {
-    let v = |name: &str| values[measure_index(name)];
-    let sources = [
-        "nucleaire",
-        "eolien",
-        "solaire",
-        "hydraulique",
-        "bioenergies",
-        "gaz",
-        "charbon",
-        "fioul",
-        "thermique",
-    ];
-    let observed = sources.iter().any(|s| v(s).is_some());
-    let sum = |names: &[&str]| -> Option<f64> {
-        observed.then(|| names.iter().map(|n| v(n).unwrap_or(0.0)).sum())
+    let inputs = &*INPUTS;
+    let observed = inputs.sources.iter().any(|&i| values[i].is_some());
+    let sum = |columns: &[usize]| -> Option<f64> {
+        observed.then(|| columns.iter().map(|&i| values[i].unwrap_or(0.0)).sum())
     };
-    let renewables = sum(&["eolien", "solaire", "hydraulique", "bioenergies"]);
-    let fossils = sum(&["gaz", "charbon", "fioul", "thermique"]);
-    let total = match (sum(&["nucleaire"]), renewables, fossils) {
+    let renewables = sum(&inputs.renewables);
+    let fossils = sum(&inputs.fossils);
+    let total = match (sum(&[inputs.nucleaire]), renewables, fossils) {
         (Some(n), Some(r), Some(f)) => Some(n + r + f),
         _ => None,
     };
@@ -565,28 +832,19 @@ fn derived(values: &[Option<f64>]) -> [Option<f64>; 7] {
         (Some(r), Some(t)) if t != 0.0 => Some(100.0 * r / t),
         _ => None,
     };
-    let gap = |forecast: &str| Some(v("consommation")? - v(forecast)?);
-    // Before 2013 Germany and Belgium were published apart; they are never both present.
-    let exchanges = [
-        "ech_comm_angleterre",
-        "ech_comm_espagne",
-        "ech_comm_italie",
-        "ech_comm_suisse",
-        "ech_comm_allemagne_belgique",
-        "ech_comm_allemagne",
-        "ech_comm_belgique",
-    ];
-    let balance = exchanges
+    let gap = |forecast: usize| Some(values[inputs.consommation]? - values[forecast]?);
+    let balance = inputs
+        .exchanges
         .iter()
-        .filter_map(|n| v(n))
+        .filter_map(|&i| values[i])
         .fold(None, |acc: Option<f64>, x| Some(acc.unwrap_or(0.0) + x));
     [
         renewables,
         fossils,
         total,
         share,
-        gap("prevision_j1"),
-        gap("prevision_j"),
+        gap(inputs.prevision_j1),
+        gap(inputs.prevision_j),
         balance,
     ]
 }
@@ -608,7 +866,8 @@ struct SilverBuilder {
 }
 
 impl SilverBuilder {
-    fn new(capacity: usize, run_id: &str) -> Self {
+    fn new(run_id: &str) -> Self {
+        let capacity = BATCH_ROWS;
         let floats = |n: usize| {
             (0..n)
                 .map(|_| Float64Builder::with_capacity(capacity))
@@ -649,7 +908,8 @@ impl SilverBuilder {
         self.date.push(date.num_days_from_ce() - 719_163);
         self.heure.append_value(local.hour() as i32);
         self.minute.append_value(local.minute() as i32);
-        self.mois.append_value(date.format("%Y-%m").to_string());
+        self.mois
+            .append_value(format!("{:04}-{:02}", date.year(), date.month()));
         self.annee.append_value(date.year());
         for (builder, v) in self.measures.iter_mut().zip(values) {
             builder.append_option(*v);
@@ -661,13 +921,18 @@ impl SilverBuilder {
         self.source_row.append_value(source_row);
     }
 
-    fn finish(mut self) -> RecordBatch {
+    fn len(&self) -> usize {
+        self.date.len()
+    }
+
+    /// The rows so far as a batch; the builder starts again empty.
+    fn take(&mut self) -> RecordBatch {
         let n = self.date.len();
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(self.perimetre.finish()),
             Arc::new(self.nature.finish()),
             Arc::new(self.horodatage.finish().with_timezone("UTC")),
-            Arc::new(Date32Array::from(self.date)),
+            Arc::new(Date32Array::from(std::mem::take(&mut self.date))),
             Arc::new(self.heure.finish()),
             Arc::new(self.minute.finish()),
             Arc::new(self.mois.finish()),
@@ -723,42 +988,35 @@ impl QuarantineBuilder {
         }
     }
 
-    fn push(&mut self, rule: &str, reason: &str, i: usize, bronze: &RecordBatch, raw_values: &str) {
-        let text = |name: &str| {
-            let column = string_column(bronze.column_by_name(name).expect("bronze column"));
-            column.is_valid(i).then(|| column.value(i).to_string())
-        };
-        let days = bronze
-            .column_by_name("date")
-            .expect("bronze date")
-            .as_primitive::<Date32Type>()
-            .value(i);
+    fn push(&mut self, rule: &str, reason: &str, bronze: &BronzeColumns, i: usize) {
+        let days = bronze.dates.value(i);
         let date = date32_to_date(days);
         self.rule.append_value(rule);
         self.reason.append_value(reason);
-        self.perimetre.append_option(text("perimetre"));
-        self.nature.append_option(text("nature"));
+        self.perimetre.append_option(get(&bronze.perimetre, i));
+        self.nature.append_option(get(&bronze.nature, i));
         self.date.push(days);
-        self.heure.append_option(text("heure"));
+        self.heure.append_option(get(&bronze.heure, i));
         self.mois.append_value(date.format("%Y-%m").to_string());
         self.annee.append_value(date.year());
-        self.raw_values.append_value(raw_values);
-        self.source_file.append_option(text("_source_file"));
-        self.source_row.append_option(
-            bronze
-                .column_by_name("_source_row")
-                .map(|c| c.as_primitive::<Int64Type>().value(i)),
-        );
+        self.raw_values.append_value(bronze.raw_values(i));
+        self.source_file.append_option(get(&bronze.source_file, i));
+        self.source_row.append_value(bronze.source_row.value(i));
     }
 
-    fn finish(mut self) -> RecordBatch {
+    fn len(&self) -> usize {
+        self.date.len()
+    }
+
+    /// The rows so far as a batch; the builder starts again empty.
+    fn take(&mut self) -> RecordBatch {
         let n = self.date.len();
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.rule.finish()),
             Arc::new(self.reason.finish()),
             Arc::new(self.perimetre.finish()),
             Arc::new(self.nature.finish()),
-            Arc::new(Date32Array::from(self.date)),
+            Arc::new(Date32Array::from(std::mem::take(&mut self.date))),
             Arc::new(self.heure.finish()),
             Arc::new(self.mois.finish()),
             Arc::new(self.annee.finish()),
