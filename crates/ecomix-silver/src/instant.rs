@@ -36,9 +36,27 @@ pub fn to_utc(date: NaiveDate, time: NaiveTime) -> Local {
 
 /// `HH:MM` (or `H:MM`, or with seconds) as published.
 pub fn parse_heure(text: &str) -> Option<NaiveTime> {
-    NaiveTime::parse_from_str(text, "%H:%M")
-        .or_else(|_| NaiveTime::parse_from_str(text, "%H:%M:%S"))
-        .ok()
+    let two = |b: &[u8]| -> Option<u32> {
+        match b {
+            [d] if d.is_ascii_digit() => Some(u32::from(d - b'0')),
+            [a, b] if a.is_ascii_digit() && b.is_ascii_digit() => {
+                Some(u32::from(a - b'0') * 10 + u32::from(b - b'0'))
+            }
+            _ => None,
+        }
+    };
+    let mut parts = text.as_bytes().split(|&b| b == b':');
+    let hour = two(parts.next()?)?;
+    let minute = parts.next().filter(|m| m.len() == 2).and_then(two)?;
+    let second = match parts.next() {
+        None => 0,
+        Some(s) if s.len() == 2 => two(s)?,
+        Some(_) => return None,
+    };
+    if parts.next().is_some() {
+        return None;
+    }
+    NaiveTime::from_hms_opt(hour, minute, second)
 }
 
 #[cfg(test)]

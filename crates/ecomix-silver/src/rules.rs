@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+use deltalake::arrow::array::{Array, Float64Array};
 use ecomix_core::catalogue::{self, Family};
 use serde::{Deserialize, Serialize};
 
@@ -31,15 +32,27 @@ impl std::str::FromStr for Level {
     }
 }
 
-/// A silver row as the rules see it: its perimeter and its measures (catalogue order).
+/// A silver row as the rules see it, read in place: its perimeter, the measure columns of its
+/// batch (catalogue order) and its row, and the measures a `-` set to 0.
 pub struct RowView<'a> {
     pub perimetre: &'a str,
-    pub values: &'a [Option<f64>],
+    pub measures: &'a [Float64Array],
+    pub row: usize,
+    pub zeroed: &'a [usize],
 }
 
 impl RowView<'_> {
     pub fn get(&self, name: &str) -> Option<f64> {
-        self.values[measure_index(name)]
+        self.value(measure_index(name))
+    }
+
+    /// The measure at catalogue position `column`.
+    pub fn value(&self, column: usize) -> Option<f64> {
+        if self.zeroed.contains(&column) {
+            return Some(0.0);
+        }
+        let array = &self.measures[column];
+        array.is_valid(self.row).then(|| array.value(self.row))
     }
 }
 
@@ -96,7 +109,7 @@ fn production_signs(row: &RowView) -> bool {
             .map(|(i, c)| (i, matches!(c.name, "pompage" | "stockage_batterie")))
             .collect()
     });
-    SIGNED.iter().all(|&(i, consumes)| match row.values[i] {
+    SIGNED.iter().all(|&(i, consumes)| match row.value(i) {
         None => true,
         Some(v) if consumes => v <= 0.0,
         Some(v) => v >= 0.0,
@@ -154,20 +167,21 @@ pub const MISSING_KEY: &str = "missing_key";
 mod tests {
     use super::*;
 
-    fn row(perimetre: &str, set: &[(&str, f64)]) -> (String, Vec<Option<f64>>) {
+    fn passes(rule: &str, perimetre: &str, set: &[(&str, f64)]) -> bool {
         let mut values = vec![None; catalogue::MEASURES.len()];
         for (name, v) in set {
             values[measure_index(name)] = Some(*v);
         }
-        (perimetre.to_string(), values)
-    }
-
-    fn passes(rule: &str, perimetre: &str, set: &[(&str, f64)]) -> bool {
-        let (p, values) = row(perimetre, set);
+        let measures: Vec<Float64Array> = values
+            .iter()
+            .map(|v| Float64Array::from(vec![*v]))
+            .collect();
         let rule = RULES.iter().find(|r| r.name == rule).unwrap();
         (rule.check)(&RowView {
-            perimetre: &p,
-            values: &values,
+            perimetre,
+            measures: &measures,
+            row: 0,
+            zeroed: &[],
         })
     }
 

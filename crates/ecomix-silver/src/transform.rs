@@ -12,12 +12,13 @@ use std::collections::{BTreeMap, HashMap};
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
-use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+use chrono::{Datelike, NaiveDate, Timelike};
 use deltalake::arrow::array::{
     Array, ArrayRef, AsArray, Date32Array, Float64Array, Float64Builder, Int32Builder, Int64Array,
-    Int64Builder, StringArray, StringBuilder, TimestampMicrosecondBuilder,
+    Int64Builder, StringArray, StringBuilder, StringViewArray, TimestampMicrosecondArray,
+    UInt32Array,
 };
-use deltalake::arrow::compute::cast;
+use deltalake::arrow::compute::{cast, take};
 use deltalake::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
 use deltalake::arrow::record_batch::RecordBatch;
 use ecomix_core::catalogue::{self, Family};
@@ -256,30 +257,25 @@ pub async fn transform(
             report.rows_read += batch.num_rows();
         }
     }
-    let (mut winners, mut to_quarantine) = plan.finish();
-    tracing::debug!(
-        winners = winners.len(),
-        peak_rss_mib = peak_rss_mib(),
-        "pass 1 done"
-    );
+    let (mut verdicts, mut to_quarantine) = plan.finish();
+    tracing::debug!(peak_rss_mib = peak_rss_mib(), "pass 1 done");
 
     // Pass 2, whole rows: the winners become silver rows, batch by batch.
     let levels: Vec<Level> = RULES
         .iter()
         .map(|r| options.rule_levels.get(r.name).copied().unwrap_or(r.level))
         .collect();
-    let mut rows = SilverBuilder::new(&options.run_id);
     let mut rejected = QuarantineBuilder::new(&options.run_id);
     let sql = format!("SELECT * FROM t {filter}");
     if let Some(mut stream) = ecomix_lake::query_stream(lake, ECO2MIX_BRONZE, &sql).await? {
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(|e| SilverError::Bronze(format!("reading bronze: {e}")))?;
-            let counts = build_rows(
+            let (rows, counts) = build_rows(
                 &batch,
-                &mut winners,
+                &mut verdicts,
                 &mut to_quarantine,
                 &levels,
-                &mut rows,
+                &options.run_id,
                 &mut rejected,
             )
             .map_err(SilverError::RuleFailed)?;
@@ -289,10 +285,8 @@ pub async fn transform(
             for (rule, n) in counts.warnings {
                 *report.warnings_by_rule.entry(rule).or_default() += n;
             }
-            if rows.len() >= BATCH_ROWS {
-                report.rows_written += rows.len();
-                silver.write(rows.take()).await?;
-            }
+            report.rows_written += rows.num_rows();
+            silver.write(rows).await?;
             if rejected.len() >= BATCH_ROWS {
                 report.rows_quarantined += rejected.len();
                 quarantine.write(rejected.take()).await?;
@@ -300,8 +294,6 @@ pub async fn transform(
         }
     }
     tracing::debug!(peak_rss_mib = peak_rss_mib(), "pass 2 done");
-    report.rows_written += rows.len();
-    silver.write(rows.take()).await?;
     report.rows_quarantined += rejected.len();
     quarantine.write(rejected.take()).await?;
 
@@ -367,11 +359,41 @@ async fn measured_ends(lake: &Lake) -> Result<HashMap<String, String>, SilverErr
     Ok(ends)
 }
 
-fn string_column(array: &ArrayRef) -> StringArray {
-    cast(array, &DataType::Utf8)
-        .expect("text columns cast to Utf8")
-        .as_string::<i32>()
-        .clone()
+/// A text column read where it lies, whatever Arrow string layout the scan produced
+/// (DataFusion reads Parquet strings as views): no copy.
+#[derive(Clone)]
+enum Text {
+    Utf8(StringArray),
+    View(StringViewArray),
+}
+
+impl Text {
+    fn is_valid(&self, i: usize) -> bool {
+        match self {
+            Text::Utf8(a) => a.is_valid(i),
+            Text::View(a) => a.is_valid(i),
+        }
+    }
+
+    fn value(&self, i: usize) -> &str {
+        match self {
+            Text::Utf8(a) => a.value(i),
+            Text::View(a) => a.value(i),
+        }
+    }
+}
+
+fn string_column(array: &ArrayRef) -> Text {
+    match array.data_type() {
+        DataType::Utf8View => Text::View(array.as_string_view().clone()),
+        DataType::Utf8 => Text::Utf8(array.as_string::<i32>().clone()),
+        _ => Text::Utf8(
+            cast(array, &DataType::Utf8)
+                .expect("text columns cast to Utf8")
+                .as_string::<i32>()
+                .clone(),
+        ),
+    }
 }
 
 fn scalar_i64(batches: &[RecordBatch]) -> Option<i64> {
@@ -412,7 +434,7 @@ const DICTIONARY_COLUMNS: [&str; 6] = [
     "rule",
 ];
 
-/// Silver rows are written in batches of this many.
+/// Quarantine rows are written in batches of this many.
 const BATCH_ROWS: usize = 65_536;
 
 /// `WHERE` clause selecting the bronze rows of the periods to rebuild (all of them for --full),
@@ -499,8 +521,20 @@ impl Plan {
         let heure = string_column(&batch.columns()[3]);
         let sha = string_column(&batch.columns()[4]);
         let row = batch.columns()[5].as_primitive::<Int64Type>().clone();
+        // Rows come in long runs from one document and one perimeter: remember the last ids.
+        let mut last_sha: Option<(&str, u32)> = None;
+        let mut last_perimetre: Option<(&str, u32)> = None;
         for i in 0..batch.num_rows() {
-            let locator = (self.sha_id(get(&sha, i).unwrap_or_default()), row.value(i));
+            let hash = get(&sha, i).unwrap_or_default();
+            let sha_id = match last_sha {
+                Some((h, id)) if h == hash => id,
+                _ => {
+                    let id = self.sha_id(hash);
+                    last_sha = Some((hash, id));
+                    id
+                }
+            };
+            let locator = (sha_id, row.value(i));
             let (Some(p), Some(h)) = (get(&perimetre, i), get(&heure, i)) else {
                 self.quarantine.insert(
                     locator,
@@ -522,7 +556,15 @@ impl Plan {
                 nature: nature_rank(get(&nature, i)),
                 locator,
             };
-            let key = (self.perimetres.id(p), at);
+            let perimetre_id = match last_perimetre {
+                Some((name, id)) if name == p => id,
+                _ => {
+                    let id = self.perimetres.id(p);
+                    last_perimetre = Some((p, id));
+                    id
+                }
+            };
+            let key = (perimetre_id, at);
             match self.best.get(&key) {
                 Some(current) if !self.outranks(&candidate, current) => {}
                 _ => {
@@ -532,20 +574,47 @@ impl Plan {
         }
     }
 
-    /// The winners' locators (with their instant), and the rows to quarantine.
-    fn finish(self) -> (FastMap<Locator, i64>, Quarantined) {
-        let winners = self
-            .best
-            .into_iter()
-            .map(|((_, at), c)| (c.locator, at))
-            .collect();
+    /// Each winning row's instant, by locator, and the rows to quarantine.
+    fn finish(self) -> (Verdicts, Quarantined) {
+        let mut verdicts = Verdicts {
+            instants: vec![Vec::new(); self.shas.names.len()],
+        };
+        for ((_, at), candidate) in self.best {
+            let (sha, row) = candidate.locator;
+            let rows = &mut verdicts.instants[sha as usize];
+            let row = usize::try_from(row).unwrap_or(0);
+            if rows.len() <= row {
+                rows.resize(row + 1, NOT_IN_SILVER);
+            }
+            rows[row] = at;
+        }
         (
-            winners,
+            verdicts,
             Quarantined {
                 shas: self.shas,
                 rows: self.quarantine,
             },
         )
+    }
+}
+
+const NOT_IN_SILVER: i64 = i64::MIN;
+
+/// Pass 1's verdict on every bronze row, by document and line: the instant (UTC µs) it stands
+/// for in silver, or [`NOT_IN_SILVER`]. A plain vector per document: no hashing per row.
+struct Verdicts {
+    instants: Vec<Vec<i64>>,
+}
+
+impl Verdicts {
+    /// The row's instant, once: content ingested twice (--force) gives identical rows.
+    fn take(&mut self, (sha, row): Locator) -> Option<i64> {
+        let slot = self
+            .instants
+            .get_mut(sha as usize)?
+            .get_mut(usize::try_from(row).ok()?)?;
+        let at = std::mem::replace(slot, NOT_IN_SILVER);
+        (at != NOT_IN_SILVER).then_some(at)
     }
 }
 
@@ -600,7 +669,7 @@ impl InstantCache {
     }
 }
 
-fn get(a: &StringArray, i: usize) -> Option<&str> {
+fn get(a: &Text, i: usize) -> Option<&str> {
     a.is_valid(i).then(|| a.value(i))
 }
 
@@ -610,19 +679,23 @@ struct Counts {
     warnings: BTreeMap<String, usize>,
 }
 
-/// Pass 2 for one bronze batch: its winning rows to silver (through the rules), its set-aside
-/// rows to the quarantine.
+/// Pass 2 for one bronze batch: its winning rows through the rules, assembled column by column
+/// into a silver batch; its set-aside rows to the quarantine.
 fn build_rows(
     batch: &RecordBatch,
-    winners: &mut FastMap<Locator, i64>,
+    verdicts: &mut Verdicts,
     set_aside: &mut Quarantined,
     levels: &[Level],
-    out: &mut SilverBuilder,
+    run_id: &str,
     quarantine: &mut QuarantineBuilder,
-) -> Result<Counts, Box<RuleFailure>> {
+) -> Result<(RecordBatch, Counts), Box<RuleFailure>> {
     let columns = BronzeColumns::new(batch);
     let mut counts = Counts::default();
-    let mut values = vec![None; catalogue::MEASURES.len()];
+    let mut keep: Vec<u32> = Vec::with_capacity(batch.num_rows());
+    let mut instants: Vec<i64> = Vec::with_capacity(batch.num_rows());
+    // (output row, measure) pairs that a `-` sets to 0.
+    let mut zeroes: Vec<(usize, usize)> = Vec::new();
+    let mut zeroed: Vec<usize> = Vec::new();
     for i in 0..batch.num_rows() {
         let Some(sha) = get(&columns.sha, i).and_then(|s| set_aside.shas.get(s)) else {
             continue;
@@ -633,14 +706,10 @@ fn build_rows(
             *counts.quarantined.entry(rule.into()).or_default() += 1;
             continue;
         }
-        // A locator wins once: content ingested twice (--force) gives identical rows.
-        let Some(at) = winners.remove(&locator) else {
+        let Some(at) = verdicts.take(locator) else {
             continue;
         };
-        let perimetre = get(&columns.perimetre, i).unwrap_or_default();
-        for (value, measure) in values.iter_mut().zip(&columns.measures) {
-            *value = measure.is_valid(i).then(|| measure.value(i));
-        }
+        zeroed.clear();
         if let Some(json) = get(&columns.rescued, i)
             && let Ok(Value::Object(tokens)) = serde_json::from_str::<Value>(json)
         {
@@ -649,13 +718,16 @@ fn build_rows(
                     && let Some(c) = catalogue::MEASURES.iter().position(|m| m.name == name)
                     && dash_means_zero(catalogue::MEASURES[c].family)
                 {
-                    values[c] = Some(0.0);
+                    zeroed.push(c);
                 }
             }
         }
+        let perimetre = get(&columns.perimetre, i).unwrap_or_default();
         let view = RowView {
             perimetre,
-            values: &values,
+            measures: &columns.measures,
+            row: i,
+            zeroed: &zeroed,
         };
         let mut kept = true;
         for (rule, level) in RULES.iter().zip(levels) {
@@ -684,29 +756,116 @@ fn build_rows(
             }
         }
         if kept {
-            let at = DateTime::<Utc>::from_timestamp_micros(at).expect("a valid instant");
-            out.push(
-                perimetre,
-                get(&columns.nature, i),
-                at,
-                date32_to_date(columns.dates.value(i)),
-                &values,
-                get(&columns.source_file, i),
-                columns.source_row.value(i),
-            );
+            zeroes.extend(zeroed.iter().map(|&c| (keep.len(), c)));
+            keep.push(i as u32);
+            instants.push(at);
         }
     }
-    Ok(counts)
+    Ok((assemble(&columns, &keep, instants, &zeroes, run_id), counts))
+}
+
+/// The silver batch of the kept rows, column by column (Arrow's `take`), with the measures a
+/// `-` set to 0 and the derived columns computed.
+fn assemble(
+    bronze: &BronzeColumns,
+    keep: &[u32],
+    instants: Vec<i64>,
+    zeroes: &[(usize, usize)],
+    run_id: &str,
+) -> RecordBatch {
+    let indices = UInt32Array::from(keep.to_vec());
+    let pick = |array: &dyn Array| take(array, &indices, None).expect("indices are in range");
+    let text = |array: &ArrayRef| -> ArrayRef {
+        cast(&pick(array.as_ref()), &DataType::Utf8).expect("text casts to Utf8")
+    };
+    let mut measures: Vec<Float64Array> = bronze
+        .measures
+        .iter()
+        .map(|m| pick(m).as_primitive::<Float64Type>().clone())
+        .collect();
+    let mut zeroed_columns: Vec<usize> = zeroes.iter().map(|&(_, c)| c).collect();
+    zeroed_columns.sort_unstable();
+    zeroed_columns.dedup();
+    for c in zeroed_columns {
+        let mut zero = vec![false; keep.len()];
+        for &(r, _) in zeroes.iter().filter(|z| z.1 == c) {
+            zero[r] = true;
+        }
+        measures[c] = measures[c]
+            .iter()
+            .zip(zero)
+            .map(|(v, z)| if z { Some(0.0) } else { v })
+            .collect();
+    }
+    let n = keep.len();
+    let mut derived_columns: Vec<Float64Builder> = (0..schema::DERIVED.len())
+        .map(|_| Float64Builder::with_capacity(n))
+        .collect();
+    for r in 0..n {
+        let value = |c: usize| measures[c].is_valid(r).then(|| measures[c].value(r));
+        for (builder, v) in derived_columns.iter_mut().zip(derived(value)) {
+            builder.append_option(v);
+        }
+    }
+    let dates = pick(&bronze.dates);
+    let dates = dates.as_primitive::<Date32Type>();
+    let mut hours = Int32Builder::with_capacity(n);
+    let mut minutes = Int32Builder::with_capacity(n);
+    for &i in keep {
+        // The published wall-clock time is the local time of the instant.
+        let time = get(&bronze.heure, i as usize).and_then(instant::parse_heure);
+        hours.append_option(time.map(|t| t.hour() as i32));
+        minutes.append_option(time.map(|t| t.minute() as i32));
+    }
+    let mut months = StringBuilder::with_capacity(n, n * 7);
+    let mut years = Int32Builder::with_capacity(n);
+    let mut last: Option<(i32, String, i32)> = None;
+    for days in dates.values().iter() {
+        if last.as_ref().is_none_or(|l| l.0 != *days) {
+            let date = date32_to_date(*days);
+            last = Some((
+                *days,
+                format!("{:04}-{:02}", date.year(), date.month()),
+                date.year(),
+            ));
+        }
+        let (_, month, year) = last.as_ref().expect("set above");
+        months.append_value(month);
+        years.append_value(*year);
+    }
+    let mut columns: Vec<ArrayRef> = vec![
+        text(&bronze.perimetre_array),
+        text(&bronze.nature_array),
+        Arc::new(TimestampMicrosecondArray::from(instants).with_timezone("UTC")),
+        Arc::new(dates.clone()),
+        Arc::new(hours.finish()),
+        Arc::new(minutes.finish()),
+        Arc::new(months.finish()),
+        Arc::new(years.finish()),
+    ];
+    columns.extend(measures.into_iter().map(|m| Arc::new(m) as ArrayRef));
+    columns.extend(
+        derived_columns
+            .iter_mut()
+            .map(|b| Arc::new(b.finish()) as ArrayRef),
+    );
+    columns.push(text(&bronze.source_file_array));
+    columns.push(pick(&bronze.source_row));
+    columns.push(Arc::new(StringArray::from(vec![run_id; n])));
+    RecordBatch::try_new(schema::silver(), columns).expect("silver columns match the schema")
 }
 
 /// Typed views of a bronze batch's columns.
 struct BronzeColumns {
-    perimetre: StringArray,
-    nature: StringArray,
-    heure: StringArray,
-    sha: StringArray,
-    source_file: StringArray,
-    rescued: StringArray,
+    perimetre_array: ArrayRef,
+    nature_array: ArrayRef,
+    source_file_array: ArrayRef,
+    perimetre: Text,
+    nature: Text,
+    heure: Text,
+    sha: Text,
+    source_file: Text,
+    rescued: Text,
     dates: Date32Array,
     source_row: Int64Array,
     measures: Vec<Float64Array>,
@@ -717,6 +876,9 @@ impl BronzeColumns {
         let column = |name: &str| batch.column_by_name(name).expect("a bronze column");
         let text = |name: &str| string_column(column(name));
         Self {
+            perimetre_array: column("perimetre").clone(),
+            nature_array: column("nature").clone(),
+            source_file_array: column("_source_file").clone(),
             perimetre: text("perimetre"),
             nature: text("nature"),
             heure: text("heure"),
@@ -816,11 +978,11 @@ static INPUTS: std::sync::LazyLock<Inputs> = std::sync::LazyLock::new(|| {
 });
 
 /// The derived columns of a row, from its measures (see the README's data contract).
-fn derived(values: &[Option<f64>]) -> [Option<f64>; 7] {
+fn derived(value: impl Fn(usize) -> Option<f64>) -> [Option<f64>; 7] {
     let inputs = &*INPUTS;
-    let observed = inputs.sources.iter().any(|&i| values[i].is_some());
+    let observed = inputs.sources.iter().any(|&i| value(i).is_some());
     let sum = |columns: &[usize]| -> Option<f64> {
-        observed.then(|| columns.iter().map(|&i| values[i].unwrap_or(0.0)).sum())
+        observed.then(|| columns.iter().map(|&i| value(i).unwrap_or(0.0)).sum())
     };
     let renewables = sum(&inputs.renewables);
     let fossils = sum(&inputs.fossils);
@@ -832,11 +994,11 @@ fn derived(values: &[Option<f64>]) -> [Option<f64>; 7] {
         (Some(r), Some(t)) if t != 0.0 => Some(100.0 * r / t),
         _ => None,
     };
-    let gap = |forecast: usize| Some(values[inputs.consommation]? - values[forecast]?);
+    let gap = |forecast: usize| Some(value(inputs.consommation)? - value(forecast)?);
     let balance = inputs
         .exchanges
         .iter()
-        .filter_map(|&i| values[i])
+        .filter_map(|&i| value(i))
         .fold(None, |acc: Option<f64>, x| Some(acc.unwrap_or(0.0) + x));
     [
         renewables,
@@ -847,112 +1009,6 @@ fn derived(values: &[Option<f64>]) -> [Option<f64>; 7] {
         gap(inputs.prevision_j),
         balance,
     ]
-}
-
-struct SilverBuilder {
-    perimetre: StringBuilder,
-    nature: StringBuilder,
-    horodatage: TimestampMicrosecondBuilder,
-    date: Vec<i32>,
-    heure: Int32Builder,
-    minute: Int32Builder,
-    mois: StringBuilder,
-    annee: Int32Builder,
-    measures: Vec<Float64Builder>,
-    derived: Vec<Float64Builder>,
-    source_file: StringBuilder,
-    source_row: Int64Builder,
-    run_id: String,
-}
-
-impl SilverBuilder {
-    fn new(run_id: &str) -> Self {
-        let capacity = BATCH_ROWS;
-        let floats = |n: usize| {
-            (0..n)
-                .map(|_| Float64Builder::with_capacity(capacity))
-                .collect()
-        };
-        Self {
-            perimetre: StringBuilder::new(),
-            nature: StringBuilder::new(),
-            horodatage: TimestampMicrosecondBuilder::with_capacity(capacity),
-            date: Vec::with_capacity(capacity),
-            heure: Int32Builder::with_capacity(capacity),
-            minute: Int32Builder::with_capacity(capacity),
-            mois: StringBuilder::new(),
-            annee: Int32Builder::with_capacity(capacity),
-            measures: floats(catalogue::MEASURES.len()),
-            derived: floats(schema::DERIVED.len()),
-            source_file: StringBuilder::new(),
-            source_row: Int64Builder::with_capacity(capacity),
-            run_id: run_id.to_string(),
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn push(
-        &mut self,
-        perimetre: &str,
-        nature: Option<&str>,
-        at: DateTime<Utc>,
-        date: NaiveDate,
-        values: &[Option<f64>],
-        source_file: Option<&str>,
-        source_row: i64,
-    ) {
-        let local = at.with_timezone(&ecomix_core::TIME_ZONE);
-        self.perimetre.append_value(perimetre);
-        self.nature.append_option(nature);
-        self.horodatage.append_value(at.timestamp_micros());
-        self.date.push(date.num_days_from_ce() - 719_163);
-        self.heure.append_value(local.hour() as i32);
-        self.minute.append_value(local.minute() as i32);
-        self.mois
-            .append_value(format!("{:04}-{:02}", date.year(), date.month()));
-        self.annee.append_value(date.year());
-        for (builder, v) in self.measures.iter_mut().zip(values) {
-            builder.append_option(*v);
-        }
-        for (builder, v) in self.derived.iter_mut().zip(derived(values)) {
-            builder.append_option(v);
-        }
-        self.source_file.append_option(source_file);
-        self.source_row.append_value(source_row);
-    }
-
-    fn len(&self) -> usize {
-        self.date.len()
-    }
-
-    /// The rows so far as a batch; the builder starts again empty.
-    fn take(&mut self) -> RecordBatch {
-        let n = self.date.len();
-        let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(self.perimetre.finish()),
-            Arc::new(self.nature.finish()),
-            Arc::new(self.horodatage.finish().with_timezone("UTC")),
-            Arc::new(Date32Array::from(std::mem::take(&mut self.date))),
-            Arc::new(self.heure.finish()),
-            Arc::new(self.minute.finish()),
-            Arc::new(self.mois.finish()),
-            Arc::new(self.annee.finish()),
-        ];
-        columns.extend(
-            self.measures
-                .iter_mut()
-                .map(|b| Arc::new(b.finish()) as ArrayRef),
-        );
-        columns.extend(
-            self.derived
-                .iter_mut()
-                .map(|b| Arc::new(b.finish()) as ArrayRef),
-        );
-        columns.push(Arc::new(self.source_file.finish()));
-        columns.push(Arc::new(self.source_row.finish()));
-        columns.push(Arc::new(StringArray::from(vec![self.run_id.as_str(); n])));
-        RecordBatch::try_new(schema::silver(), columns).expect("silver columns match the schema")
-    }
 }
 
 struct QuarantineBuilder {
