@@ -106,4 +106,24 @@ mod tests {
             Local::Exact(utc("2024-10-27T02:00:00Z"))
         );
     }
+
+    #[test]
+    fn published_times_parse_and_nonsense_does_not() {
+        let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0);
+        assert_eq!(parse_heure("00:15"), hm(0, 15));
+        assert_eq!(parse_heure("9:45"), hm(9, 45));
+        assert_eq!(parse_heure("23:45:00"), hm(23, 45));
+        for bad in [
+            "24:00",
+            "12:60",
+            "12:5",
+            "1230",
+            "12:30:00:00",
+            "",
+            "ab:cd",
+            "12:30:5",
+        ] {
+            assert_eq!(parse_heure(bad), None, "{bad}");
+        }
+    }
 }
