@@ -13,9 +13,9 @@ demo: ## Ingest the bundled sample into $(LAKE)/ and show the tables.
 test: ## Every test: unit, end-to-end, real files, Python interop.
 	$(CARGO) test --workspace
 
-bench: ## Ingest throughput on the real files (MB/s of raw text, rows/s, peak RSS).
+bench: ## Ingest and transform throughput on the real files (MB/s, rows/s, peak RSS).
 	$(CARGO) build --quiet
-	scripts/bench_ingest.py
+	scripts/bench.py
 
 lint: ## Formatting and clippy, warnings as errors.
 	$(CARGO) fmt --all --check
