@@ -17,7 +17,7 @@ use anyhow::Context;
 use clap::Parser;
 use cli::{Cli, Command};
 use ecomix_bronze::{BronzeError, IngestOptions};
-use ecomix_lake::Lake;
+use ecomix_lake::{Lake, RunRecord};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -69,7 +69,38 @@ async fn ingest(cli: &Cli, args: &cli::IngestArgs) -> anyhow::Result<ExitCode> {
         show_progress: !cli.quiet && !cli.json,
     };
     let started = std::time::Instant::now();
-    let report = ecomix_bronze::ingest(&lake, &args.inputs, &options).await?;
+    let result = ecomix_bronze::ingest(&lake, &args.inputs, &options).await;
+    let mut run = RunRecord {
+        run_id: options.run_id.clone(),
+        command: "ingest".into(),
+        started_at: options.ingested_at,
+        ended_at: chrono::Utc::now(),
+        status: "failed".into(),
+        rows: Default::default(),
+        input_files: args.inputs.clone(),
+        details: serde_json::Value::Null,
+        message: None,
+    };
+    match &result {
+        Ok(report) => {
+            run.status = match (report.rows_written(), report.rejected.is_empty()) {
+                (_, false) => "partial",
+                (0, true) => "no_op",
+                _ => "succeeded",
+            }
+            .into();
+            run.rows = report
+                .tables
+                .iter()
+                .map(|t| (t.table.clone(), t.rows_written as u64))
+                .collect();
+            run.input_files = report.files.iter().map(|f| f.source_file.clone()).collect();
+            run.details = serde_json::json!({ "rejected": report.rejected });
+        }
+        Err(e) => run.message = Some(e.to_string()),
+    }
+    log_run(&lake, &run).await;
+    let report = result?;
     let elapsed = started.elapsed();
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -121,6 +152,13 @@ async fn ingest(cli: &Cli, args: &cli::IngestArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Appends the run to `_ecomix_runs`; a run log that cannot be written is reported, not fatal.
+async fn log_run(lake: &Lake, run: &RunRecord) {
+    if let Err(e) = ecomix_lake::record_run(lake, run).await {
+        tracing::warn!("could not write the run log: {e}");
+    }
+}
+
 fn format_rejected(r: &ecomix_bronze::ingest::Rejected) -> String {
     ecomix_bronze::InputError {
         file: r.file.clone(),
@@ -140,8 +178,50 @@ async fn transform(cli: &Cli, args: &cli::TransformArgs) -> anyhow::Result<ExitC
         partitioning: args.partition_by,
         rule_levels: args.rules.iter().cloned().collect(),
     };
+    let started_at = chrono::Utc::now();
     let started = std::time::Instant::now();
-    let report = ecomix_silver::transform(&lake, &options).await?;
+    let result = ecomix_silver::transform(&lake, &options).await;
+    let mut run = RunRecord {
+        run_id: options.run_id.clone(),
+        command: "transform".into(),
+        started_at,
+        ended_at: chrono::Utc::now(),
+        status: "failed".into(),
+        rows: Default::default(),
+        input_files: Vec::new(),
+        details: serde_json::Value::Null,
+        message: None,
+    };
+    match &result {
+        Ok(report) => {
+            run.status = if report.status == "no_op" {
+                "no_op"
+            } else {
+                "succeeded"
+            }
+            .into();
+            run.rows = [
+                (
+                    ecomix_silver::ECO2MIX_SILVER.to_string(),
+                    report.rows_written as u64,
+                ),
+                (
+                    ecomix_silver::ECO2MIX_QUARANTINE.to_string(),
+                    report.rows_quarantined as u64,
+                ),
+            ]
+            .into();
+            run.details = serde_json::json!({
+                "periods": report.periods,
+                "rows_read": report.rows_read,
+                "quarantined_by_rule": report.quarantined_by_rule,
+                "warnings_by_rule": report.warnings_by_rule,
+            });
+        }
+        Err(e) => run.message = Some(e.to_string()),
+    }
+    log_run(&lake, &run).await;
+    let report = result?;
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if !cli.quiet {

@@ -4,15 +4,16 @@ use std::process::ExitCode;
 
 use deltalake::arrow::array::AsArray;
 use deltalake::arrow::datatypes::Int64Type;
-use ecomix_core::layout::{ECO2MIX_BRONZE, TEMPO_BRONZE, TableRef};
+use ecomix_core::layout::{ECO2MIX_BRONZE, RUNS, TEMPO_BRONZE, TableRef};
 use ecomix_lake::Lake;
 use serde::Serialize;
 
-const TABLES: [TableRef; 4] = [
+const TABLES: [TableRef; 5] = [
     ECO2MIX_BRONZE,
     TEMPO_BRONZE,
     ecomix_silver::ECO2MIX_SILVER,
     ecomix_silver::ECO2MIX_QUARANTINE,
+    RUNS,
 ];
 
 #[derive(Serialize)]

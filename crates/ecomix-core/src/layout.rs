@@ -8,6 +8,8 @@ pub enum Layer {
     Bronze,
     Silver,
     Gold,
+    /// ecomix's own tables (the run log).
+    System,
 }
 
 impl Layer {
@@ -16,6 +18,7 @@ impl Layer {
             Layer::Bronze => "bronze",
             Layer::Silver => "silver",
             Layer::Gold => "gold",
+            Layer::System => "system",
         }
     }
 }
@@ -52,3 +55,4 @@ impl fmt::Display for TableRef {
 
 pub const ECO2MIX_BRONZE: TableRef = TableRef::new(Layer::Bronze, "eco2mix_bronze");
 pub const TEMPO_BRONZE: TableRef = TableRef::new(Layer::Bronze, "tempo_bronze");
+pub const RUNS: TableRef = TableRef::new(Layer::System, "_ecomix_runs");

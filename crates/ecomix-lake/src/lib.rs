@@ -7,10 +7,12 @@
 mod append;
 mod error;
 mod query;
+mod runs;
 
 pub use append::Appender;
 pub use error::LakeError;
 pub use query::{query, query_stream};
+pub use runs::{RunRecord, record_run};
 
 pub use deltalake::arrow;
 pub use deltalake::datafusion;
