@@ -445,3 +445,63 @@ fn a_fail_level_rule_stops_the_run_and_changes_nothing() {
     let raw: serde_json::Value = serde_json::from_str(raw[0].as_deref().unwrap()).unwrap();
     assert_eq!(raw["consommation"], 900.0);
 }
+
+#[test]
+fn partitioning_by_year_or_day_gives_the_same_rows() {
+    let data = repo_root().join("data");
+    let reference = tempfile::tempdir().unwrap();
+    ingest(reference.path(), &[&data]);
+    transform(reference.path(), &[]);
+    let expected = silver_content(reference.path());
+    for (partitioning, directory) in [("annee", "annee=2025"), ("date", "date=2025-03-30")] {
+        let lake = tempfile::tempdir().unwrap();
+        ingest(lake.path(), &[&data]);
+        transform(lake.path(), &["--partition-by", partitioning]);
+        assert!(
+            lake.path()
+                .join("silver/eco2mix_silver")
+                .join(directory)
+                .is_dir(),
+            "{partitioning}"
+        );
+        assert_eq!(silver_content(lake.path()), expected, "{partitioning}");
+        // An incremental run replaces only its own partitions under this partitioning too.
+        let file = data.join("eCO2mix_RTE_Annuel-Definitif_2024.xls");
+        let output = run(lake.path(), &["ingest", "--force", file.to_str().unwrap()]);
+        assert!(output.status.success());
+        let report = transform(lake.path(), &["--partition-by", partitioning]);
+        let periods = report["periods"].as_array().unwrap().len();
+        assert_eq!(
+            periods,
+            if partitioning == "annee" { 1 } else { 7 },
+            "{partitioning}"
+        );
+        assert_eq!(
+            silver_content(lake.path()).len(),
+            expected.len(),
+            "{partitioning}"
+        );
+    }
+    // Changing the partitioning of an existing table is refused with the way out.
+    let output = run(reference.path(), &["transform", "--partition-by", "date"]);
+    let ingest_again = data.join("eco2mix-national-tr.csv");
+    assert!(
+        output.status.success(),
+        "nothing new: no-op whatever the partitioning"
+    );
+    assert!(
+        run(
+            reference.path(),
+            &["ingest", "--force", ingest_again.to_str().unwrap()]
+        )
+        .status
+        .success()
+    );
+    let output = run(reference.path(), &["transform", "--partition-by", "date"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("partitioned by \"mois\""),
+        "{}",
+        text(&output.stderr)
+    );
+}
