@@ -13,6 +13,18 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` in the option enum of the bundled mimalloc (v2 and v3 `mimalloc.h`).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// mimalloc returns freed pages to the kernel 10 ms after they fall idle; transform frees and
+/// re-allocates a batch's columns every few milliseconds, so that default made the kernel zero
+/// pages for a third of its run (`clear_page` in perf). After a second idle, memory still goes
+/// back; a full transform of the real files went from 5.0 s to 3.6 s.
+fn tune_allocator() {
+    // SAFETY: mi_option_set only stores an integer option; any value is valid for this one.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1_000) };
+}
+
 use anyhow::Context;
 use clap::Parser;
 use cli::{Cli, Command};
@@ -20,6 +32,7 @@ use ecomix_bronze::{BronzeError, IngestOptions};
 use ecomix_lake::{Lake, RunRecord};
 
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -310,4 +323,15 @@ fn init_logging(verbose: u8, quiet: bool) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_purge_delay_option_is_the_one_set() {
+        super::tune_allocator();
+        // SAFETY: reading an option has no precondition.
+        let delay = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
+        assert_eq!(delay, 1_000);
+    }
 }
