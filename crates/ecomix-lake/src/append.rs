@@ -257,13 +257,13 @@ async fn removals(table: &DeltaTable, replace: &Replace) -> Result<Vec<Action>, 
 }
 
 /// The partition values of `batch` when all its rows are in one partition of these columns
-/// (dates and strings, the only partition types ecomix uses); `None` otherwise.
+/// (dates, integers and strings, the partition types ecomix uses); `None` otherwise.
 fn single_partition(
     batch: &RecordBatch,
     partition_columns: &[String],
 ) -> Option<IndexMap<String, Scalar>> {
     use deltalake::arrow::array::{Array, AsArray};
-    use deltalake::arrow::datatypes::{DataType, Date32Type};
+    use deltalake::arrow::datatypes::{DataType, Date32Type, Int32Type};
     if partition_columns.is_empty() {
         return None;
     }
@@ -282,6 +282,15 @@ fn single_partition(
                     .iter()
                     .all(|&d| d == first)
                     .then_some(Scalar::Date(first))?
+            }
+            DataType::Int32 => {
+                let numbers = column.as_primitive::<Int32Type>();
+                let first = numbers.value(0);
+                numbers
+                    .values()
+                    .iter()
+                    .all(|&n| n == first)
+                    .then_some(Scalar::Integer(first))?
             }
             DataType::Utf8 => {
                 let strings = column.as_string::<i32>();

@@ -42,7 +42,7 @@ pub enum SilverError {
     #[error("{0}")]
     RuleFailed(Box<RuleFailure>),
     #[error(
-        "silver is partitioned by {existing:?}, not {wanted:?}: run `ecomix transform --full` to rebuild it"
+        "silver is partitioned by {existing:?}, not {wanted:?}: a table's partitioning is fixed; to change it, delete the silver folders (silver/eco2mix_silver, silver/eco2mix_quarantine) and run `ecomix transform --full --partition-by {wanted}`"
     )]
     Partitioning { existing: String, wanted: String },
     #[error("{0}")]
@@ -118,6 +118,15 @@ impl Partitioning {
             Self::Mois => date.format("%Y-%m").to_string(),
             Self::Date => date.format("%Y-%m-%d").to_string(),
             Self::Annee => date.year().to_string(),
+        }
+    }
+
+    /// A number identifying a date's partition (for grouping rows; not the partition value).
+    fn ordinal(self, date: NaiveDate) -> i32 {
+        match self {
+            Self::Mois => date.year() * 12 + date.month0() as i32,
+            Self::Date => date.num_days_from_ce(),
+            Self::Annee => date.year(),
         }
     }
 
@@ -270,12 +279,13 @@ pub async fn transform(
     if let Some(mut stream) = ecomix_lake::query_stream(lake, ECO2MIX_BRONZE, &sql).await? {
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(|e| SilverError::Bronze(format!("reading bronze: {e}")))?;
-            let (rows, counts) = build_rows(
+            let (batches, counts) = build_rows(
                 &batch,
                 &mut verdicts,
                 &mut to_quarantine,
                 &levels,
                 &options.run_id,
+                options.partitioning,
                 &mut rejected,
             )
             .map_err(SilverError::RuleFailed)?;
@@ -285,8 +295,10 @@ pub async fn transform(
             for (rule, n) in counts.warnings {
                 *report.warnings_by_rule.entry(rule).or_default() += n;
             }
-            report.rows_written += rows.num_rows();
-            silver.write(rows).await?;
+            for rows in batches {
+                report.rows_written += rows.num_rows();
+                silver.write(rows).await?;
+            }
             if rejected.len() >= BATCH_ROWS {
                 report.rows_quarantined += rejected.len();
                 quarantine.write(rejected.take()).await?;
@@ -687,14 +699,15 @@ fn build_rows(
     set_aside: &mut Quarantined,
     levels: &[Level],
     run_id: &str,
+    partitioning: Partitioning,
     quarantine: &mut QuarantineBuilder,
-) -> Result<(RecordBatch, Counts), Box<RuleFailure>> {
+) -> Result<(Vec<RecordBatch>, Counts), Box<RuleFailure>> {
     let columns = BronzeColumns::new(batch);
     let mut counts = Counts::default();
-    let mut keep: Vec<u32> = Vec::with_capacity(batch.num_rows());
-    let mut instants: Vec<i64> = Vec::with_capacity(batch.num_rows());
-    // (output row, measure) pairs that a `-` sets to 0.
-    let mut zeroes: Vec<(usize, usize)> = Vec::new();
+    // Kept rows grouped by silver partition, so that each batch written lies in one partition
+    // (the writer then need not split, and copy, it again).
+    let mut parts: BTreeMap<i32, KeptRows> = BTreeMap::new();
+    let mut last_date: Option<(i32, i32)> = None;
     let mut zeroed: Vec<usize> = Vec::new();
     for i in 0..batch.num_rows() {
         let Some(sha) = get(&columns.sha, i).and_then(|s| set_aside.shas.get(s)) else {
@@ -756,12 +769,36 @@ fn build_rows(
             }
         }
         if kept {
-            zeroes.extend(zeroed.iter().map(|&c| (keep.len(), c)));
-            keep.push(i as u32);
-            instants.push(at);
+            let days = columns.dates.value(i);
+            let part = match last_date {
+                Some((d, part)) if d == days => part,
+                _ => {
+                    let part = partitioning.ordinal(date32_to_date(days));
+                    last_date = Some((days, part));
+                    part
+                }
+            };
+            let rows = parts.entry(part).or_default();
+            rows.zeroes
+                .extend(zeroed.iter().map(|&c| (rows.keep.len(), c)));
+            rows.keep.push(i as u32);
+            rows.instants.push(at);
         }
     }
-    Ok((assemble(&columns, &keep, instants, &zeroes, run_id), counts))
+    let batches = parts
+        .into_values()
+        .map(|rows| assemble(&columns, &rows.keep, rows.instants, &rows.zeroes, run_id))
+        .collect();
+    Ok((batches, counts))
+}
+
+/// The rows of one bronze batch kept for one silver partition.
+#[derive(Default)]
+struct KeptRows {
+    keep: Vec<u32>,
+    instants: Vec<i64>,
+    /// (output row, measure) pairs that a `-` sets to 0.
+    zeroes: Vec<(usize, usize)>,
 }
 
 /// The silver batch of the kept rows, column by column (Arrow's `take`), with the measures a
