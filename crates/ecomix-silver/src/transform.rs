@@ -45,8 +45,11 @@ pub enum SilverError {
         "silver is partitioned by {existing:?}, not {wanted:?}: a table's partitioning is fixed; to change it, delete the silver folders (silver/eco2mix_silver, silver/eco2mix_quarantine) and run `ecomix transform --full --partition-by {wanted}`"
     )]
     Partitioning { existing: String, wanted: String },
+    /// Options that cannot be applied (an unknown rule).
     #[error("{0}")]
-    Bronze(String),
+    Options(String),
+    #[error("{0}")]
+    Read(String),
 }
 
 /// Where a fail-level rule stopped the run.
@@ -180,7 +183,7 @@ pub async fn transform(
     for name in options.rule_levels.keys() {
         if !RULES.iter().any(|r| r.name == name) {
             let known: Vec<&str> = RULES.iter().map(|r| r.name).collect();
-            return Err(SilverError::Bronze(format!(
+            return Err(SilverError::Options(format!(
                 "unknown rule {name:?}; the rules are: {}",
                 known.join(", ")
             )));
@@ -261,7 +264,7 @@ pub async fn transform(
     );
     if let Some(mut stream) = ecomix_lake::query_stream(lake, ECO2MIX_BRONZE, &sql).await? {
         while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(|e| SilverError::Bronze(format!("reading bronze: {e}")))?;
+            let batch = batch.map_err(|e| SilverError::Read(format!("reading bronze: {e}")))?;
             plan.add_keys(&batch);
             report.rows_read += batch.num_rows();
         }
@@ -278,7 +281,7 @@ pub async fn transform(
     let sql = format!("SELECT * FROM t {filter}");
     if let Some(mut stream) = ecomix_lake::query_stream(lake, ECO2MIX_BRONZE, &sql).await? {
         while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(|e| SilverError::Bronze(format!("reading bronze: {e}")))?;
+            let batch = batch.map_err(|e| SilverError::Read(format!("reading bronze: {e}")))?;
             let (batches, counts) = build_rows(
                 &batch,
                 &mut verdicts,
@@ -335,7 +338,7 @@ async fn silver_watermark(lake: &Lake) -> Result<Option<i64>, SilverError> {
     let mut history = table.history(Some(1));
     while let Some(commit) = history.next().await {
         let commit =
-            commit.map_err(|e| SilverError::Bronze(format!("reading silver's history: {e}")))?;
+            commit.map_err(|e| SilverError::Read(format!("reading silver's history: {e}")))?;
         if let Some(w) = commit
             .info
             .get("ecomix")
