@@ -235,6 +235,16 @@ impl Appender {
     }
 }
 
+/// The value of a primitive column whose rows all hold the same one.
+fn constant<T: deltalake::arrow::datatypes::ArrowPrimitiveType>(
+    column: &dyn deltalake::arrow::array::Array,
+) -> Option<T::Native> {
+    use deltalake::arrow::array::AsArray;
+    let values = column.as_primitive::<T>().values();
+    let first = *values.first()?;
+    values.iter().all(|v| *v == first).then_some(first)
+}
+
 /// Remove actions for the table's current files that `replace` covers.
 async fn removals(table: &DeltaTable, replace: &Replace) -> Result<Vec<Action>, DeltaTableError> {
     use futures::TryStreamExt;
@@ -274,24 +284,8 @@ fn single_partition(
             return None;
         }
         let scalar = match column.data_type() {
-            DataType::Date32 => {
-                let dates = column.as_primitive::<Date32Type>();
-                let first = dates.value(0);
-                dates
-                    .values()
-                    .iter()
-                    .all(|&d| d == first)
-                    .then_some(Scalar::Date(first))?
-            }
-            DataType::Int32 => {
-                let numbers = column.as_primitive::<Int32Type>();
-                let first = numbers.value(0);
-                numbers
-                    .values()
-                    .iter()
-                    .all(|&n| n == first)
-                    .then_some(Scalar::Integer(first))?
-            }
+            DataType::Date32 => Scalar::Date(constant::<Date32Type>(column)?),
+            DataType::Int32 => Scalar::Integer(constant::<Int32Type>(column)?),
             DataType::Utf8 => {
                 let strings = column.as_string::<i32>();
                 let first = strings.value(0);

@@ -78,33 +78,46 @@ mod tests {
 
     #[test]
     fn winter_summer_and_the_two_dst_sundays() {
-        assert_eq!(
-            at("2025-01-15", "12:00"),
-            Local::Exact(utc("2025-01-15T11:00:00Z"))
-        );
-        assert_eq!(
-            at("2025-07-15", "12:00"),
-            Local::Exact(utc("2025-07-15T10:00:00Z"))
-        );
-        assert_eq!(
-            at("2025-03-30", "01:45"),
-            Local::Exact(utc("2025-03-30T00:45:00Z"))
-        );
-        for phantom in ["02:00", "02:15", "02:30", "02:45"] {
-            assert_eq!(at("2025-03-30", phantom), Local::Nonexistent, "{phantom}");
+        let nonexistent = Local::Nonexistent;
+        let cases = [
+            (
+                "2025-01-15",
+                "12:00",
+                Local::Exact(utc("2025-01-15T11:00:00Z")),
+            ),
+            (
+                "2025-07-15",
+                "12:00",
+                Local::Exact(utc("2025-07-15T10:00:00Z")),
+            ),
+            (
+                "2025-03-30",
+                "01:45",
+                Local::Exact(utc("2025-03-30T00:45:00Z")),
+            ),
+            ("2025-03-30", "02:00", nonexistent),
+            ("2025-03-30", "02:15", nonexistent),
+            ("2025-03-30", "02:30", nonexistent),
+            ("2025-03-30", "02:45", nonexistent),
+            (
+                "2025-03-30",
+                "03:00",
+                Local::Exact(utc("2025-03-30T01:00:00Z")),
+            ),
+            (
+                "2024-10-27",
+                "02:15",
+                Local::Ambiguous(utc("2024-10-27T00:15:00Z")),
+            ),
+            (
+                "2024-10-27",
+                "03:00",
+                Local::Exact(utc("2024-10-27T02:00:00Z")),
+            ),
+        ];
+        for (date, time, expected) in cases {
+            assert_eq!(at(date, time), expected, "{date} {time}");
         }
-        assert_eq!(
-            at("2025-03-30", "03:00"),
-            Local::Exact(utc("2025-03-30T01:00:00Z"))
-        );
-        assert_eq!(
-            at("2024-10-27", "02:15"),
-            Local::Ambiguous(utc("2024-10-27T00:15:00Z"))
-        );
-        assert_eq!(
-            at("2024-10-27", "03:00"),
-            Local::Exact(utc("2024-10-27T02:00:00Z"))
-        );
     }
 
     #[test]
