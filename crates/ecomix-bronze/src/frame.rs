@@ -298,7 +298,7 @@ pub fn build(
                     )
                 })?,
                 None => match (date_heure, grid.preamble.date) {
-                    (Some(dt), _) => dt.date_naive(),
+                    (Some(dt), _) => dt.with_timezone(&ecomix_core::TIME_ZONE).date_naive(),
                     (None, Some(day)) => day,
                     (None, None) => {
                         let i = date_heure_at.unwrap_or(0);
@@ -321,7 +321,12 @@ pub fn build(
                     match builder {
                         Builder::Date(b) => b.append_value(date32(date)),
                         Builder::Text(b) if Some(c) == heure_index => match date_heure {
-                            Some(dt) => b.append_value(dt.format("%H:%M").to_string()),
+                            // Published times are Paris wall-clock times, whatever offset is given.
+                            Some(dt) => b.append_value(
+                                dt.with_timezone(&ecomix_core::TIME_ZONE)
+                                    .format("%H:%M")
+                                    .to_string(),
+                            ),
                             None => b.append_null(),
                         },
                         Builder::Text(b)

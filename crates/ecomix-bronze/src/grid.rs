@@ -90,7 +90,10 @@ fn read_text<'a>(name: &str, bytes: &'a [u8]) -> Result<Grid<'a>, InputError> {
         line_no += 1;
         let content = line.trim();
         let here = offset;
-        offset += line.len() + 1;
+        // Past the whole line, its `\r\n` or `\n` included.
+        offset += text[offset..]
+            .find('\n')
+            .map_or(text.len() - offset, |p| p + 1);
         if content.is_empty() {
             continue;
         }
@@ -539,6 +542,18 @@ mod tests {
         assert_eq!(grid.preamble.nature.as_deref(), Some("Données temps réel"));
         assert_eq!(grid.header_line, 3);
         assert_eq!(rows[0].line, 4);
+    }
+
+    #[test]
+    fn crlf_preamble_keeps_line_numbers() {
+        let (grid, rows, _) = text(
+            "\r\nJournée du 01/03/2012\r\nDonnées temps réel\r\nHeures\tConsommation\r\n00:00\t5\r\n00:15\t6\r\n"
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(grid.header_line, 4);
+        assert_eq!((rows[0].line, rows[1].line), (5, 6));
+        assert_eq!(grid.preamble.nature.as_deref(), Some("Données temps réel"));
     }
 
     #[test]

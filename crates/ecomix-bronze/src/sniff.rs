@@ -69,11 +69,12 @@ fn unpack_into(
     if bytes.starts_with(GZIP) {
         let mut inflated = Vec::new();
         flate2::read::MultiGzDecoder::new(bytes.as_slice())
-            .take(MAX_INFLATED)
+            .take(MAX_INFLATED + 1)
             .read_to_end(&mut inflated)
             .map_err(|e| {
                 InputError::file(name, format!("truncated or corrupt gzip stream ({e})"))
             })?;
+        refuse_oversized(name, &inflated)?;
         let inner = name.strip_suffix(".gz").unwrap_or(name);
         return unpack_into(inner, inflated, depth + 1, out);
     }
@@ -136,9 +137,10 @@ fn unpack_zip(
             continue;
         }
         let member_name = format!("{name}!{}", member.name().map_err(corrupt)?);
-        let mut inflated = Vec::with_capacity(member.size().min(MAX_INFLATED) as usize);
+        // The declared size is only a hint: a crafted archive may declare anything.
+        let mut inflated = Vec::with_capacity(member.size().min(64 << 20) as usize);
         (&mut member)
-            .take(MAX_INFLATED)
+            .take(MAX_INFLATED + 1)
             .read_to_end(&mut inflated)
             .map_err(|e| {
                 InputError::file(
@@ -146,6 +148,7 @@ fn unpack_zip(
                     format!("truncated or corrupt zip member ({e})"),
                 )
             })?;
+        refuse_oversized(&member_name, &inflated)?;
         unpack_into(&member_name, inflated, depth + 1, out)?;
     }
     if out.len() == before {
@@ -154,10 +157,22 @@ fn unpack_zip(
     Ok(())
 }
 
+fn refuse_oversized(name: &str, inflated: &[u8]) -> Result<(), InputError> {
+    if inflated.len() as u64 > MAX_INFLATED {
+        return Err(InputError::file(
+            name,
+            format!(
+                "decompresses to more than {} GiB: refused",
+                MAX_INFLATED >> 30
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn looks_like_markup(bytes: &[u8]) -> bool {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let start = bytes
-        .strip_prefix(b"\xef\xbb\xbf")
-        .unwrap_or(bytes)
         .iter()
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(0);
@@ -195,6 +210,7 @@ mod tests {
         assert!(message(b"").contains("empty"));
         assert!(message(b"\n  \n").contains("empty"));
         assert!(message(b"  <!DOCTYPE html><html>").contains("HTML"));
+        assert!(message(b"\xef\xbb\xbf<html><body>404</body></html>").contains("HTML"));
         assert!(message(b"%PDF-1.4").contains("PDF"));
         let gz = gzip(b"Date\tHeures\n2024-01-01\t00:00\n");
         assert!(message(&gz[..gz.len() / 2]).contains("gzip"));

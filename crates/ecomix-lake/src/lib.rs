@@ -11,7 +11,7 @@ mod runs;
 
 pub use append::Appender;
 pub use error::LakeError;
-pub use query::{query, query_stream};
+pub use query::{Snapshot, query, query_stream};
 pub use runs::{RunRecord, record_run};
 
 pub use deltalake::arrow;

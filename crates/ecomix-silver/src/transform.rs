@@ -1,7 +1,7 @@
 //! `ecomix transform`: bronze to silver, incrementally by period.
 //!
-//! Silver remembers, in its commit metadata, the newest `_ingested_at` it has seen. A run reads
-//! which local dates the newer bronze rows touch, maps them to periods (the partitions: months
+//! Silver remembers, in its commit metadata, the bronze version it was built from. A run reads
+//! which local dates the bronze files added since then touch, maps them to periods (the partitions: months
 //! by default), rebuilds each such period from *all* its bronze rows, and replaces exactly those
 //! partitions of silver and of the quarantine table, in one commit each. Nothing new: nothing
 //! written.
@@ -23,7 +23,7 @@ use deltalake::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
 use deltalake::arrow::record_batch::RecordBatch;
 use ecomix_core::catalogue::{self, Family};
 use ecomix_core::layout::{ECO2MIX_BRONZE, Layer, TableRef};
-use ecomix_lake::{Appender, Lake, LakeError};
+use ecomix_lake::{Appender, Lake, LakeError, Snapshot};
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -194,21 +194,26 @@ pub async fn transform(
         status: "no_op",
         ..TransformReport::default()
     };
-    let watermark = if options.full {
+    // One version of bronze for every query of this run: rows ingested meanwhile wait for the
+    // next run, instead of being half seen.
+    let Some(bronze) = lake.snapshot(ECO2MIX_BRONZE).await? else {
+        return Ok(report);
+    };
+    let bronze_version = bronze.version();
+    let seen = if options.full {
         None
     } else {
         silver_watermark(lake).await?
     };
-    let newer = match watermark {
-        Some(w) => format!("WHERE CAST(_ingested_at AS BIGINT) > {w}"),
-        None => String::new(),
+    let dates_sql = "SELECT DISTINCT date FROM t";
+    let dates = match seen {
+        Some(seen) if Some(seen) == bronze_version => Vec::new(),
+        Some(seen) => match bronze.query_added_since(seen, dates_sql).await? {
+            Some(dates) => dates,
+            None => bronze.query(dates_sql).await?,
+        },
+        None => bronze.query(dates_sql).await?,
     };
-    let dates = ecomix_lake::query(
-        lake,
-        ECO2MIX_BRONZE,
-        &format!("SELECT DISTINCT date FROM t {newer}"),
-    )
-    .await?;
     let mut periods: BTreeMap<String, (NaiveDate, NaiveDate)> = BTreeMap::new();
     for batch in &dates {
         let column = batch.column(0).as_primitive::<Date32Type>();
@@ -223,15 +228,7 @@ pub async fn transform(
     if periods.is_empty() {
         return Ok(report);
     }
-    let new_watermark = scalar_i64(
-        &ecomix_lake::query(
-            lake,
-            ECO2MIX_BRONZE,
-            "SELECT MAX(CAST(_ingested_at AS BIGINT)) FROM t",
-        )
-        .await?,
-    );
-    let ends = measured_ends(lake).await?;
+    let ends = measured_ends(&bronze).await?;
     let filter = period_filter(&periods, options.full);
 
     let column = options.partitioning.column();
@@ -262,7 +259,8 @@ pub async fn transform(
     let sql = format!(
         "SELECT perimetre, nature, date, heure, _source_sha256, _source_row FROM t {filter}"
     );
-    if let Some(mut stream) = ecomix_lake::query_stream(lake, ECO2MIX_BRONZE, &sql).await? {
+    {
+        let mut stream = bronze.query_stream(&sql).await?;
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(|e| SilverError::Read(format!("reading bronze: {e}")))?;
             plan.add_keys(&batch);
@@ -279,7 +277,8 @@ pub async fn transform(
         .collect();
     let mut rejected = QuarantineBuilder::new(&options.run_id);
     let sql = format!("SELECT * FROM t {filter}");
-    if let Some(mut stream) = ecomix_lake::query_stream(lake, ECO2MIX_BRONZE, &sql).await? {
+    {
+        let mut stream = bronze.query_stream(&sql).await?;
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(|e| SilverError::Read(format!("reading bronze: {e}")))?;
             let (batches, counts) = build_rows(
@@ -318,7 +317,7 @@ pub async fn transform(
             "command": "transform",
             "run_id": options.run_id,
             "periods": keys,
-            "bronze_watermark": new_watermark,
+            "bronze_version": bronze_version,
         }),
     )]);
     report.quarantine_version = quarantine.commit(metadata.clone()).await?;
@@ -329,8 +328,8 @@ pub async fn transform(
     Ok(report)
 }
 
-/// The newest bronze `_ingested_at` (µs) silver was built from, from silver's last commit.
-async fn silver_watermark(lake: &Lake) -> Result<Option<i64>, SilverError> {
+/// The bronze version silver was last built from, from silver's last commit.
+async fn silver_watermark(lake: &Lake) -> Result<Option<u64>, SilverError> {
     use futures::StreamExt;
     let Some(table) = lake.open(ECO2MIX_SILVER).await? else {
         return Ok(None);
@@ -342,8 +341,8 @@ async fn silver_watermark(lake: &Lake) -> Result<Option<i64>, SilverError> {
         if let Some(w) = commit
             .info
             .get("ecomix")
-            .and_then(|e| e.get("bronze_watermark"))
-            .and_then(Value::as_i64)
+            .and_then(|e| e.get("bronze_version"))
+            .and_then(Value::as_u64)
         {
             return Ok(Some(w));
         }
@@ -353,14 +352,13 @@ async fn silver_watermark(lake: &Lake) -> Result<Option<i64>, SilverError> {
 
 /// For each bronze file (by content hash), the last local time at which it has a measured
 /// consumption: among files of the same nature, the one measured later is the newer publication.
-async fn measured_ends(lake: &Lake) -> Result<HashMap<String, String>, SilverError> {
-    let batches = ecomix_lake::query(
-        lake,
-        ECO2MIX_BRONZE,
-        "SELECT _source_sha256, MAX(CAST(date AS VARCHAR) || ' ' || heure) FROM t \
-         WHERE consommation IS NOT NULL GROUP BY _source_sha256",
-    )
-    .await?;
+async fn measured_ends(bronze: &Snapshot) -> Result<HashMap<String, String>, SilverError> {
+    let batches = bronze
+        .query(
+            "SELECT _source_sha256, MAX(CAST(date AS VARCHAR) || ' ' || lpad(heure, 5, '0')) FROM t \
+             WHERE consommation IS NOT NULL GROUP BY _source_sha256",
+        )
+        .await?;
     let mut ends = HashMap::new();
     for batch in &batches {
         let shas = string_column(batch.column(0));
@@ -409,13 +407,6 @@ fn string_column(array: &ArrayRef) -> Text {
                 .clone(),
         ),
     }
-}
-
-fn scalar_i64(batches: &[RecordBatch]) -> Option<i64> {
-    let batch = batches.first()?;
-    let column = cast(batch.column(0), &DataType::Int64).ok()?;
-    let column = column.as_primitive::<Int64Type>();
-    column.is_valid(0).then(|| column.value(0))
 }
 
 fn date32_to_date(days: i32) -> NaiveDate {
@@ -516,14 +507,18 @@ impl Plan {
         id
     }
 
-    /// Precedence: the best nature, then the publication measured later, then the larger hash.
+    /// Precedence: the best nature, then the publication measured later, then the larger hash,
+    /// then the earlier line.
     fn outranks(&self, a: &Candidate, b: &Candidate) -> bool {
         let key = |c: &Candidate| {
             let sha = c.locator.0 as usize;
+            // Last, the line: two rows of one document for one instant (or the same content
+            // ingested twice) are then chosen the same way whatever order the scan returns.
             (
                 c.nature,
                 self.measured_end[sha].as_deref(),
                 self.shas.name(c.locator.0),
+                std::cmp::Reverse(c.locator.1),
             )
         };
         key(a) > key(b)
