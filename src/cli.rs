@@ -57,9 +57,10 @@ pub struct TransformArgs {
     /// Rebuild every period, not only those with bronze rows silver has not seen.
     #[arg(long)]
     pub full: bool,
-    /// Silver's partition column (a new table only): mois, date or annee.
-    #[arg(long, default_value = "mois")]
-    pub partition_by: ecomix_silver::Partitioning,
+    /// Silver's partition column for new tables: mois (default), date or annee. Existing
+    /// tables keep theirs.
+    #[arg(long)]
+    pub partition_by: Option<ecomix_silver::Partitioning>,
     /// Override a quality rule's level: NAME=warn|quarantine|fail (repeatable).
     #[arg(long = "rule", value_parser = parse_rule_level)]
     pub rules: Vec<(String, ecomix_silver::rules::Level)>,

@@ -96,6 +96,23 @@ impl Lake {
         }
     }
 
+    /// The partition columns of a table, `None` when the table does not exist yet.
+    pub async fn partition_columns(
+        &self,
+        table: TableRef,
+    ) -> Result<Option<Vec<String>>, LakeError> {
+        match self.open(table).await? {
+            Some(t) => Ok(Some(
+                t.snapshot()
+                    .map_err(|e| LakeError::delta(table, e))?
+                    .metadata()
+                    .partition_columns()
+                    .to_vec(),
+            )),
+            None => Ok(None),
+        }
+    }
+
     /// The latest version of a table, `None` when the table does not exist yet.
     pub async fn version(&self, table: TableRef) -> Result<Option<u64>, LakeError> {
         Ok(self.open(table).await?.and_then(|t| t.version()))

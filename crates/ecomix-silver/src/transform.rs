@@ -156,7 +156,8 @@ impl Partitioning {
 pub struct TransformOptions {
     pub full: bool,
     pub run_id: String,
-    pub partitioning: Partitioning,
+    /// Silver's partitioning; `None` keeps the existing tables' (months for new tables).
+    pub partitioning: Option<Partitioning>,
     /// Rule levels overriding the declared ones, by rule name.
     pub rule_levels: HashMap<String, Level>,
 }
@@ -214,15 +215,13 @@ pub async fn transform(
         },
         None => bronze.query(dates_sql).await?,
     };
+    let partitioning = effective_partitioning(lake, options.partitioning).await?;
     let mut periods: BTreeMap<String, (NaiveDate, NaiveDate)> = BTreeMap::new();
     for batch in &dates {
         let column = batch.column(0).as_primitive::<Date32Type>();
         for date in column.iter().flatten() {
             let date = date32_to_date(date);
-            periods.insert(
-                options.partitioning.key(date),
-                options.partitioning.range(date),
-            );
+            periods.insert(partitioning.key(date), partitioning.range(date));
         }
     }
     if periods.is_empty() {
@@ -231,7 +230,7 @@ pub async fn transform(
     let ends = measured_ends(&bronze).await?;
     let filter = period_filter(&periods, options.full);
 
-    let column = options.partitioning.column();
+    let column = partitioning.column();
     let keys: Vec<String> = periods.keys().cloned().collect();
     let mut silver = Appender::start(lake, ECO2MIX_SILVER, schema::silver(), &[column])
         .await?
@@ -239,12 +238,6 @@ pub async fn transform(
     let mut quarantine = Appender::start(lake, ECO2MIX_QUARANTINE, schema::quarantine(), &[column])
         .await?
         .with_dictionary_columns(&DICTIONARY_COLUMNS);
-    if silver.table_exists() && silver.partition_columns() != [column.to_string()] {
-        return Err(SilverError::Partitioning {
-            existing: silver.partition_columns().join(","),
-            wanted: column.to_string(),
-        });
-    }
     if options.full {
         silver = silver.replacing_all();
         quarantine = quarantine.replacing_all();
@@ -287,7 +280,7 @@ pub async fn transform(
                 &mut to_quarantine,
                 &levels,
                 &options.run_id,
-                options.partitioning,
+                partitioning,
                 &mut rejected,
             )
             .map_err(SilverError::RuleFailed)?;
@@ -326,6 +319,33 @@ pub async fn transform(
     report.periods = keys;
     report.status = "written";
     Ok(report)
+}
+
+/// The partitioning of the silver and quarantine tables where they exist (they must agree with
+/// each other and with `wanted`), else `wanted`, else months.
+async fn effective_partitioning(
+    lake: &Lake,
+    wanted: Option<Partitioning>,
+) -> Result<Partitioning, SilverError> {
+    let mut partitioning = wanted;
+    for table in [ECO2MIX_SILVER, ECO2MIX_QUARANTINE] {
+        let Some(columns) = lake.partition_columns(table).await? else {
+            continue;
+        };
+        let existing = columns.join(",");
+        let mismatch = |wanted: &str| SilverError::Partitioning {
+            existing: existing.clone(),
+            wanted: wanted.to_string(),
+        };
+        let found: Partitioning = existing
+            .parse()
+            .map_err(|_| mismatch(partitioning.unwrap_or_default().column()))?;
+        match partitioning {
+            Some(p) if p != found => return Err(mismatch(p.column())),
+            _ => partitioning = Some(found),
+        }
+    }
+    Ok(partitioning.unwrap_or_default())
 }
 
 /// The bronze version silver was last built from, from silver's last commit.
