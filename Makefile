@@ -6,8 +6,9 @@ ECOMIX = $(CARGO) run --quiet --
 
 .PHONY: demo test bench lint sample
 
-demo: ## Ingest the bundled sample into $(LAKE)/ and show the tables.
+demo: ## The job on the bundled sample: ingest into bronze, transform to silver, show the tables.
 	$(ECOMIX) --lake $(LAKE) ingest data/
+	$(ECOMIX) --lake $(LAKE) transform
 	$(ECOMIX) --lake $(LAKE) status
 
 test: ## Every test: unit, end-to-end, real files, Python interop.
