@@ -11,7 +11,7 @@ mod runs;
 
 pub use append::Appender;
 pub use error::LakeError;
-pub use query::{Snapshot, query, query_stream};
+pub use query::{Snapshot, query};
 pub use runs::{RunRecord, record_run};
 
 pub use deltalake::arrow;

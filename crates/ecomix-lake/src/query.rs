@@ -20,23 +20,6 @@ pub async fn query(lake: &Lake, table: TableRef, sql: &str) -> Result<Vec<Record
         .map_err(|e| LakeError::query(table, e))
 }
 
-/// Runs `sql` against `table` (registered as `t`) as a stream of batches, so that a large
-/// result is never held whole. `None` when the table does not exist yet.
-pub async fn query_stream(
-    lake: &Lake,
-    table: TableRef,
-    sql: &str,
-) -> Result<Option<SendableRecordBatchStream>, LakeError> {
-    let Some(frame) = frame(lake, table, sql).await? else {
-        return Ok(None);
-    };
-    frame
-        .execute_stream()
-        .await
-        .map(Some)
-        .map_err(|e| LakeError::query(table, e))
-}
-
 async fn frame(lake: &Lake, table: TableRef, sql: &str) -> Result<Option<DataFrame>, LakeError> {
     let Some(delta) = lake.open(table).await? else {
         return Ok(None);
