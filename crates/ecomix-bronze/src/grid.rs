@@ -344,19 +344,6 @@ impl Grid<'_> {
         }
         Ok(notes.len())
     }
-
-    /// Every data row, collected (for tests and small inputs).
-    pub fn rows(&self, name: &str) -> Result<Vec<Row>, InputError> {
-        let mut rows = Vec::new();
-        self.for_each_row(name, |line, fields| {
-            rows.push(Row {
-                line,
-                fields: fields.clone(),
-            });
-            Ok(())
-        })?;
-        Ok(rows)
-    }
 }
 
 /// A line of prose in the first field and nothing else.

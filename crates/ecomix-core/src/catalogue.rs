@@ -305,11 +305,6 @@ pub fn lookup(label: &str) -> Option<&'static Column> {
     index().get(&compact_key(label)).copied()
 }
 
-/// The catalogue column with this canonical name.
-pub fn by_name(name: &str) -> Option<&'static Column> {
-    all().find(|c| c.name == name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -120,18 +120,8 @@ impl Appender {
         self
     }
 
-    /// The partition columns of the table (its own when it exists).
-    pub fn partition_columns(&self) -> &[String] {
-        &self.partition_columns
-    }
-
     pub fn table_exists(&self) -> bool {
         self.existing.is_some()
-    }
-
-    /// The existing table, to look at what it already holds before writing.
-    pub fn existing(&self) -> Option<&DeltaTable> {
-        self.existing.as_ref()
     }
 
     pub async fn write(&mut self, batch: RecordBatch) -> Result<(), LakeError> {
