@@ -6,15 +6,14 @@ ECOMIX = $(CARGO) run --quiet --
 
 .PHONY: demo test bench lint sample
 
-demo: ## The job on the bundled sample: ingest into bronze, transform to silver, show the tables.
-	$(ECOMIX) --lake $(LAKE) ingest data/
-	$(ECOMIX) --lake $(LAKE) transform
+demo: ## The job on the bundled sample (pipelines/eco2mix.toml): ingest, transform, gold, optimize; then the tables.
+	$(ECOMIX) --lake $(LAKE) run
 	$(ECOMIX) --lake $(LAKE) status
 
 test: ## Every test: unit, end-to-end, real files, Python interop.
 	$(CARGO) test --workspace
 
-bench: ## Ingest and transform throughput on the real files (MB/s, rows/s, peak RSS).
+bench: ## Each step and the whole job on the real files (time, rows/s, MB/s, peak RSS), and the Python reference.
 	$(CARGO) build --quiet
 	scripts/bench.py
 

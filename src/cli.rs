@@ -9,9 +9,14 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "ecomix", version, about, long_about)]
 pub struct Cli {
-    /// Lake root: a local folder or an object-store URI.
-    #[arg(long, global = true, env = "ECOMIX_LAKE", default_value = "lakehouse/")]
-    pub lake: String,
+    /// Lake root: a local folder or an object-store URI [default: the pipeline file's `lake`,
+    /// else lakehouse/].
+    #[arg(long, global = true, env = "ECOMIX_LAKE")]
+    pub lake: Option<String>,
+    /// Pipeline file whose settings (lake, inputs, partitioning, rules, Z-order, retention) are
+    /// the defaults of every command; `run` reads pipelines/eco2mix.toml without it.
+    #[arg(long, global = true, env = "ECOMIX_PIPELINE")]
+    pub pipeline: Option<PathBuf>,
     /// More logging (-v info, -vv debug, -vvv trace). ECOMIX_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -31,11 +36,20 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Build silver from bronze: one row per perimeter and instant, for the periods bronze changed.
     Transform(TransformArgs),
+    /// Build the six gold tables from silver's national rows, for the years silver changed.
+    Gold(GoldArgs),
+    /// Compact every table and Z-order silver and gold (partitions written since the last
+    /// optimize only).
+    Optimize(OptimizeArgs),
+    /// Delete files no table version within the retention needs.
+    Vacuum(VacuumArgs),
+    /// The whole job from a pipeline file: ingest, transform, gold, optimize.
+    Run(RunArgs),
     /// Fetch RTE's eCO2mix downloads into a local folder.
     Download(DownloadArgs),
     /// Write synthetic eCO2mix files in the published formats (the bundled sample).
     Synth(SynthArgs),
-    /// Show the lake's tables: version, rows, files, last commit.
+    /// Show the lake's tables: version, rows, files, size, partitions, last commit and run.
     Status,
 }
 
@@ -97,4 +111,57 @@ pub struct SynthArgs {
     /// Seed of the generator: the same seed writes the same bytes.
     #[arg(long, default_value_t = 2012)]
     pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct GoldArgs {
+    /// Rebuild every year, not only those whose silver rows changed.
+    #[arg(long)]
+    pub full: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OptimizeArgs {
+    /// Only these tables (by name, e.g. eco2mix_silver); all of them by default.
+    #[arg(long = "table")]
+    pub tables: Vec<String>,
+    /// Z-order TABLE on these columns: TABLE=col1,col2 (repeatable; empty only compacts).
+    #[arg(long = "zorder", value_parser = parse_zorder)]
+    pub zorder: Vec<(String, Vec<String>)>,
+}
+
+fn parse_zorder(text: &str) -> Result<(String, Vec<String>), String> {
+    let (table, columns) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?}: expected TABLE=col1,col2"))?;
+    let columns = columns
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(String::from)
+        .collect();
+    Ok((table.to_string(), columns))
+}
+
+#[derive(Debug, Args)]
+pub struct VacuumArgs {
+    /// Only these tables (by name); all of them by default.
+    #[arg(long = "table")]
+    pub tables: Vec<String>,
+    /// Keep the files versions of the last this many hours need [default: the pipeline's, else
+    /// 168, a week].
+    #[arg(long)]
+    pub retention_hours: Option<u64>,
+    /// List the files that would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Rebuild silver and gold entirely.
+    #[arg(long)]
+    pub full: bool,
+    /// Inputs to ingest instead of the pipeline file's.
+    pub inputs: Vec<String>,
 }

@@ -2,70 +2,137 @@
 
 use std::process::ExitCode;
 
-use deltalake::arrow::array::AsArray;
+use deltalake::arrow::array::{Array, AsArray};
 use deltalake::arrow::datatypes::Int64Type;
-use ecomix_core::layout::{ECO2MIX_BRONZE, RUNS, TEMPO_BRONZE, TableRef};
-use ecomix_lake::Lake;
+use ecomix_core::layout::RUNS;
+use ecomix_lake::TableFacts;
 use serde::Serialize;
+use serde_json::Value;
 
-const TABLES: [TableRef; 5] = [
-    ECO2MIX_BRONZE,
-    TEMPO_BRONZE,
-    ecomix_silver::ECO2MIX_SILVER,
-    ecomix_silver::ECO2MIX_QUARANTINE,
-    RUNS,
-];
+use crate::commands::{Context, all_tables};
 
 #[derive(Serialize)]
 struct TableStatus {
-    table: String,
+    #[serde(flatten)]
+    facts: TableFacts,
     location: String,
-    version: Option<u64>,
     rows: Option<i64>,
-    files: Option<usize>,
 }
 
-/// Prints each table's version, row count and file count.
-pub async fn status(lake: &Lake, json: bool) -> anyhow::Result<ExitCode> {
-    let mut statuses = Vec::new();
-    for table in TABLES {
-        let opened = lake.open(table).await?;
-        let (version, files) = match &opened {
-            Some(t) => (t.version(), Some(t.get_file_uris()?.count())),
-            None => (None, None),
+#[derive(Serialize)]
+struct LastRun {
+    run_id: String,
+    command: String,
+    status: String,
+    ended_at: String,
+}
+
+/// Prints each table's version, rows, files, size, partitions and last commit, and the last run.
+pub async fn status(ctx: &Context) -> anyhow::Result<(ExitCode, Value)> {
+    let lake = &ctx.lake;
+    let mut tables = Vec::new();
+    for table in all_tables() {
+        let facts = lake.facts(table).await?;
+        let rows = match facts.version {
+            Some(_) => {
+                let batches = ecomix_lake::query(lake, table, "SELECT COUNT(*) FROM t").await?;
+                batches
+                    .first()
+                    .map(|b| b.column(0).as_primitive::<Int64Type>().value(0))
+            }
+            None => None,
         };
-        let rows = if opened.is_some() {
-            let batches = ecomix_lake::query(lake, table, "SELECT COUNT(*) FROM t").await?;
-            batches
-                .first()
-                .map(|b| b.column(0).as_primitive::<Int64Type>().value(0))
-        } else {
-            None
-        };
-        statuses.push(TableStatus {
-            table: table.to_string(),
+        tables.push(TableStatus {
+            facts,
             location: lake.table_url(table).to_string(),
-            version,
             rows,
-            files,
         });
     }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&statuses)?);
-    } else {
+    let last_run = last_run(ctx).await?;
+    if ctx.says() {
         println!("lake {}", lake.root());
-        for s in &statuses {
-            match s.version {
+        println!(
+            "  {:<42} {:>7} {:>10} {:>6} {:>9} {:>10}  last commit",
+            "table", "version", "rows", "files", "size", "partitions"
+        );
+        for s in &tables {
+            let f = &s.facts;
+            match f.version {
                 Some(v) => println!(
-                    "  {:<24} version {:>4}  {:>10} rows  {:>5} files",
-                    s.table,
+                    "  {:<42} {:>7} {:>10} {:>6} {:>9} {:>10}  {} {}",
+                    f.table,
                     v,
                     s.rows.unwrap_or(0),
-                    s.files.unwrap_or(0)
+                    f.files,
+                    human_size(f.bytes),
+                    if f.partition_columns.is_empty() {
+                        "-".to_string()
+                    } else {
+                        format!("{} {}", f.partitions, f.partition_columns.join(","))
+                    },
+                    f.last_commit.as_deref().unwrap_or("-"),
+                    f.last_operation.as_deref().unwrap_or("")
                 ),
-                None => println!("  {:<24} (not created yet)", s.table),
+                None => println!("  {:<42} (not created yet)", f.table),
             }
         }
+        match &last_run {
+            Some(r) => println!(
+                "last run: {} {} ({}) ended {}",
+                r.command, r.status, r.run_id, r.ended_at
+            ),
+            None => println!("last run: none yet"),
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok((
+        ExitCode::SUCCESS,
+        serde_json::json!({ "lake": lake.root().as_str(), "tables": tables, "last_run": last_run }),
+    ))
+}
+
+async fn last_run(ctx: &Context) -> anyhow::Result<Option<LastRun>> {
+    let batches = ecomix_lake::query(
+        &ctx.lake,
+        RUNS,
+        "SELECT run_id, command, status, CAST(ended_at AS VARCHAR) AS ended FROM t \
+         ORDER BY ended_at DESC LIMIT 1",
+    )
+    .await?;
+    let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
+        return Ok(None);
+    };
+    let text = |i: usize| -> String {
+        let column = deltalake::arrow::compute::cast(
+            batch.column(i),
+            &deltalake::arrow::datatypes::DataType::Utf8,
+        )
+        .expect("text casts to text");
+        let strings = column.as_string::<i32>();
+        if strings.is_null(0) {
+            String::new()
+        } else {
+            strings.value(0).to_string()
+        }
+    };
+    Ok(Some(LastRun {
+        run_id: text(0),
+        command: text(1),
+        status: text(2),
+        ended_at: text(3),
+    }))
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }

@@ -56,3 +56,105 @@ fn python_deltalake_and_polars_read_bronze() {
         serde_json::json!(["_ingest_date"])
     );
 }
+
+/// Every table of a lake after the whole job (bronze, silver, quarantine, gold, run log) reads
+/// in both Python readers with the rows ecomix counts, the documented partition columns and
+/// column types, and the same column order as ecomix wrote.
+#[test]
+fn python_reads_every_table_of_the_lake() {
+    let Some(python) = python_with("deltalake, polars") else {
+        return;
+    };
+    let lake = tempfile::tempdir().unwrap();
+    let data = repo_root().join("data");
+    for args in [
+        vec!["ingest", data.to_str().unwrap()],
+        vec!["transform"],
+        vec!["gold"],
+        vec!["optimize"],
+    ] {
+        let output = run(lake.path(), &args);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+    }
+    let output = Command::new(&python)
+        .arg(repo_root().join("tests/interop/read_tables.py"))
+        .arg(lake.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+
+    let mut tables = vec![
+        (ECO2MIX_BRONZE, "_ingest_date"),
+        (TEMPO_BRONZE, "_ingest_date"),
+        (ecomix_silver::ECO2MIX_SILVER, "mois"),
+        (ecomix_silver::ECO2MIX_QUARANTINE, "mois"),
+    ];
+    tables.extend(
+        ecomix_gold::tables::TABLES
+            .iter()
+            .map(|t| (t.table, t.partition)),
+    );
+    for (table, partition) in &tables {
+        let seen = &report[table.to_string()];
+        assert!(seen.is_object(), "{table} not read: {report}");
+        let rows = count(lake.path(), *table);
+        assert!(rows > 0, "{table} is empty");
+        assert_eq!(seen["rows_deltalake"], rows, "{table}");
+        assert_eq!(seen["rows_polars"], rows, "{table}");
+        assert_eq!(
+            seen["partition_columns"],
+            serde_json::json!([partition]),
+            "{table}"
+        );
+        assert_eq!(seen["columns"], seen["columns_deltalake"], "{table}");
+    }
+    for table in ecomix_gold::tables::TABLES {
+        let seen = &report[table.table.to_string()];
+        let columns: Vec<String> = seen["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            columns,
+            table.column_names(),
+            "{}: the brief's columns in its order",
+            table.name()
+        );
+    }
+    let types = |table: &str, column: &str| report[table]["types"][column].clone();
+    let silver = "silver.eco2mix_silver";
+    assert_eq!(
+        types(silver, "horodatage"),
+        "Datetime(time_unit='us', time_zone='UTC')"
+    );
+    assert_eq!(types(silver, "date"), "Date");
+    assert_eq!(types(silver, "heure"), "Int32");
+    assert_eq!(types(silver, "mois"), "String");
+    assert_eq!(types(silver, "consommation"), "Float64");
+    assert_eq!(types(silver, "solde_echanges"), "Float64");
+    assert_eq!(types("silver.eco2mix_quarantine", "rule"), "String");
+    assert_eq!(
+        types("gold.consommation_previsions", "timestamp"),
+        "Datetime(time_unit='us', time_zone='UTC')"
+    );
+    assert_eq!(
+        types("gold.production_par_source_horaire", "heure"),
+        "Int32"
+    );
+    assert_eq!(
+        types("gold.production_par_source_horaire", "annee"),
+        "Int32"
+    );
+    assert_eq!(
+        types("gold.statistiques_hebdomadaires", "debut_semaine"),
+        "Date"
+    );
+    assert_eq!(
+        types("gold.statistiques_hebdomadaires", "nb_jours"),
+        "Int32"
+    );
+    assert!(report["system._ecomix_runs"].is_object(), "{report}");
+}

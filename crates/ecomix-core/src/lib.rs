@@ -1,6 +1,7 @@
 //! Shared vocabulary of ecomix: the column catalogue, the lake's layout and time zone.
 
 pub mod catalogue;
+pub mod config;
 pub mod layout;
 
 /// eCO2mix publishes French wall-clock times.

@@ -6,11 +6,13 @@
 
 mod append;
 mod error;
+mod maintenance;
 mod query;
 mod runs;
 
 pub use append::Appender;
 pub use error::LakeError;
+pub use maintenance::{OptimizeReport, TableFacts, VacuumReport};
 pub use query::{Snapshot, query};
 pub use runs::{RunRecord, record_run};
 

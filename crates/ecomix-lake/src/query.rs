@@ -86,35 +86,39 @@ impl Snapshot {
         version: u64,
         sql: &str,
     ) -> Result<Option<Vec<RecordBatch>>, LakeError> {
-        use futures::TryStreamExt;
-        let fail = |e| LakeError::delta(self.table_ref, e);
-        let mut then = self.table.clone();
-        if then.load_version(version).await.is_err() {
+        let added = crate::maintenance::files_added_since(&self.table, version)
+            .await
+            .map_err(|e| LakeError::delta(self.table_ref, e))?;
+        let Some(added) = added else {
             return Ok(None);
-        }
-        let before: std::collections::HashSet<String> = then
-            .get_active_add_actions_by_partitions(&[])
-            .map_ok(|f| f.path().to_string())
-            .try_collect()
-            .await
-            .map_err(fail)?;
-        let added: Vec<String> = self
-            .table
-            .get_active_add_actions_by_partitions(&[])
-            .map_ok(|f| f.path().to_string())
-            .try_filter(|path| futures::future::ready(!before.contains(path)))
-            .try_collect()
-            .await
-            .map_err(fail)?;
+        };
         if added.is_empty() {
             return Ok(Some(Vec::new()));
         }
-        frame_of(&self.table, self.table_ref, sql, Some(added))
+        let paths = added.into_iter().map(|(path, _)| path).collect();
+        frame_of(&self.table, self.table_ref, sql, Some(paths))
             .await?
             .collect()
             .await
             .map(Some)
             .map_err(|e| LakeError::query(self.table_ref, e))
+    }
+
+    /// A DataFusion session with this snapshot registered as `name`, for work that joins it
+    /// with other (in-memory) tables.
+    pub async fn session(&self, name: &str) -> Result<SessionContext, LakeError> {
+        let ctx = SessionContext::new();
+        self.table
+            .update_datafusion_session(&ctx.state())
+            .map_err(|e| LakeError::delta(self.table_ref, e))?;
+        let provider = self
+            .table
+            .table_provider()
+            .await
+            .map_err(|e| LakeError::query(self.table_ref, e))?;
+        ctx.register_table(name, provider)
+            .map_err(|e| LakeError::query(self.table_ref, e))?;
+        Ok(ctx)
     }
 
     pub async fn query_stream(&self, sql: &str) -> Result<SendableRecordBatchStream, LakeError> {

@@ -348,26 +348,16 @@ async fn effective_partitioning(
     Ok(partitioning.unwrap_or_default())
 }
 
-/// The bronze version silver was last built from, from silver's last commit.
+/// The bronze version silver was last built from (from silver's last own commit), moved past
+/// the bronze maintenance commits that followed it.
 async fn silver_watermark(lake: &Lake) -> Result<Option<u64>, SilverError> {
-    use futures::StreamExt;
-    let Some(table) = lake.open(ECO2MIX_SILVER).await? else {
+    let Some((_, metadata)) = lake.last_ecomix_metadata(ECO2MIX_SILVER).await? else {
         return Ok(None);
     };
-    let mut history = table.history(Some(1));
-    while let Some(commit) = history.next().await {
-        let commit =
-            commit.map_err(|e| SilverError::Read(format!("reading silver's history: {e}")))?;
-        if let Some(w) = commit
-            .info
-            .get("ecomix")
-            .and_then(|e| e.get("bronze_version"))
-            .and_then(Value::as_u64)
-        {
-            return Ok(Some(w));
-        }
+    match metadata.get("bronze_version").and_then(Value::as_u64) {
+        Some(version) => Ok(Some(lake.same_rows_as(ECO2MIX_BRONZE, version).await?)),
+        None => Ok(None),
     }
-    Ok(None)
 }
 
 /// For each bronze file (by content hash), the last local time at which it has a measured

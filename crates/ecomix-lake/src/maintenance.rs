@@ -1,0 +1,338 @@
+//! Keeping tables fast and small: compaction and Z-ordering (`OPTIMIZE`), removal of files no
+//! version needs any more (`VACUUM`), and the table facts `ecomix status` shows.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::num::NonZeroU64;
+use std::time::Duration;
+
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::operations::optimize::OptimizeType;
+use deltalake::operations::vacuum::VacuumMode;
+use deltalake::{DeltaTable, DeltaTableError, FilterOp, FilterValue};
+use ecomix_core::layout::TableRef;
+use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+
+use crate::{Lake, LakeError};
+
+/// Delta operations that rearrange or delete files without changing a table's rows.
+const MAINTENANCE_OPERATIONS: [&str; 3] = ["OPTIMIZE", "VACUUM START", "VACUUM END"];
+
+/// Files of this size or more are left alone by compaction (deltalake's default target, which
+/// is also Databricks'): eCO2mix partitions are far smaller.
+const TARGET_FILE_BYTES: u64 = 128 * 1024 * 1024;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OptimizeReport {
+    pub table: String,
+    /// `None` when there was nothing to optimize.
+    pub version: Option<u64>,
+    pub zorder: Vec<String>,
+    pub partitions: usize,
+    pub files_removed: u64,
+    pub files_added: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VacuumReport {
+    pub table: String,
+    pub dry_run: bool,
+    pub files: Vec<String>,
+}
+
+/// A table's facts for `ecomix status`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TableFacts {
+    pub table: String,
+    pub version: Option<u64>,
+    pub files: usize,
+    pub bytes: u64,
+    pub partition_columns: Vec<String>,
+    pub partitions: usize,
+    pub last_operation: Option<String>,
+    pub last_commit: Option<String>,
+}
+
+impl Lake {
+    /// Compacts `table` and, when `zorder` names columns, Z-orders it on them. Only the
+    /// partitions written since the table's last `OPTIMIZE` are rewritten, so a second run with
+    /// nothing new commits nothing.
+    pub async fn optimize(
+        &self,
+        table: TableRef,
+        zorder: &[String],
+    ) -> Result<OptimizeReport, LakeError> {
+        let fail = |e: DeltaTableError| LakeError::delta(table, e);
+        let mut report = OptimizeReport {
+            table: table.to_string(),
+            zorder: zorder.to_vec(),
+            ..OptimizeReport::default()
+        };
+        let Some(delta) = self.open(table).await? else {
+            return Ok(report);
+        };
+        let last_optimize = last_version_of(&delta, &["OPTIMIZE"]).await.map_err(fail)?;
+        let partition_columns = delta
+            .snapshot()
+            .map_err(fail)?
+            .metadata()
+            .partition_columns()
+            .to_vec();
+        let touched: Option<BTreeSet<String>> = match last_optimize {
+            None => None,
+            Some(version) => {
+                let Some(added) = files_added_since(&delta, version).await.map_err(fail)? else {
+                    return Err(LakeError::delta(
+                        table,
+                        DeltaTableError::Generic(format!("version {version} is unreadable")),
+                    ));
+                };
+                if added.is_empty() {
+                    return Ok(report);
+                }
+                partition_columns.first().map(|column| {
+                    added
+                        .iter()
+                        .filter_map(|(_, values)| values.get(column).cloned().flatten())
+                        .collect()
+                })
+            }
+        };
+        let values: Vec<&str> = touched
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect::<Vec<_>>();
+        let filters = match (&touched, partition_columns.first()) {
+            (Some(_), Some(column)) => {
+                vec![(column.as_str(), FilterOp::In, FilterValue::Set(values))]
+            }
+            _ => Vec::new(),
+        };
+        let optimize_type = if zorder.is_empty() {
+            OptimizeType::Compact
+        } else {
+            OptimizeType::ZOrder(zorder.to_vec())
+        };
+        let mut metadata = HashMap::from([(
+            "ecomix".to_string(),
+            serde_json::json!({ "command": "optimize", "zorder": zorder }),
+        )]);
+        if !zorder.is_empty() {
+            // Where Databricks' history shows it (deltalake's own OPTIMIZE commit omits it).
+            metadata.insert(
+                "zOrderBy".to_string(),
+                serde_json::Value::String(serde_json::to_string(zorder).unwrap_or_default()),
+            );
+        }
+        let properties = CommitProperties::default().with_metadata(metadata);
+        let (optimized, metrics) = delta
+            .optimize()
+            .with_type(optimize_type)
+            .with_filters(&filters)
+            .with_target_size(NonZeroU64::new(TARGET_FILE_BYTES).expect("non-zero"))
+            .with_commit_properties(properties)
+            .await
+            .map_err(fail)?;
+        report.partitions = metrics.partitions_optimized as usize;
+        report.files_added = metrics.num_files_added;
+        report.files_removed = metrics.num_files_removed;
+        if metrics.num_files_added + metrics.num_files_removed > 0 {
+            report.version = optimized.version();
+        }
+        Ok(report)
+    }
+
+    /// Deletes the files of `table` that no version younger than `retention` references, and
+    /// files no version ever referenced (an interrupted write's) once older than `retention`.
+    pub async fn vacuum(
+        &self,
+        table: TableRef,
+        retention: Duration,
+        dry_run: bool,
+    ) -> Result<VacuumReport, LakeError> {
+        let fail = |e: DeltaTableError| LakeError::delta(table, e);
+        let mut report = VacuumReport {
+            table: table.to_string(),
+            dry_run,
+            files: Vec::new(),
+        };
+        let Some(delta) = self.open(table).await? else {
+            return Ok(report);
+        };
+        let retention = chrono::Duration::from_std(retention).map_err(|e| {
+            LakeError::delta(table, DeltaTableError::Generic(format!("retention: {e}")))
+        })?;
+        let (_, metrics) = delta
+            .vacuum()
+            .with_mode(VacuumMode::Full)
+            .with_retention_period(retention)
+            // The default 7-day floor protects concurrent readers; the caller chose the value.
+            .with_enforce_retention_duration(false)
+            .with_dry_run(dry_run)
+            .await
+            .map_err(fail)?;
+        report.files = metrics.files_deleted;
+        report.files.sort();
+        Ok(report)
+    }
+
+    /// Version, size, files, partitions and last commit of `table`.
+    pub async fn facts(&self, table: TableRef) -> Result<TableFacts, LakeError> {
+        let fail = |e: DeltaTableError| LakeError::delta(table, e);
+        let mut facts = TableFacts {
+            table: table.to_string(),
+            ..TableFacts::default()
+        };
+        let Some(delta) = self.open(table).await? else {
+            return Ok(facts);
+        };
+        facts.version = delta.version();
+        facts.partition_columns = delta
+            .snapshot()
+            .map_err(fail)?
+            .metadata()
+            .partition_columns()
+            .to_vec();
+        let files: Vec<_> = delta
+            .get_active_add_actions_by_partitions(&[])
+            .try_collect()
+            .await
+            .map_err(fail)?;
+        let mut partitions = HashSet::new();
+        for file in &files {
+            facts.bytes += file.size() as u64;
+            let mut values: Vec<(String, Option<String>)> =
+                file.partition_values_map().into_iter().collect();
+            values.sort();
+            partitions.insert(values);
+        }
+        facts.files = files.len();
+        facts.partitions = if facts.partition_columns.is_empty() {
+            0
+        } else {
+            partitions.len()
+        };
+        let mut history = delta.history(Some(1));
+        if let Some(commit) = history.next().await {
+            let commit = commit.map_err(fail)?;
+            facts.last_operation = commit.operation.clone();
+            facts.last_commit = commit
+                .timestamp
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        }
+        Ok(facts)
+    }
+
+    /// The `ecomix` metadata of the newest commit of `table` that has it, skipping maintenance
+    /// commits; with the version it was recorded at.
+    pub async fn last_ecomix_metadata(
+        &self,
+        table: TableRef,
+    ) -> Result<Option<(u64, serde_json::Value)>, LakeError> {
+        let Some(delta) = self.open(table).await? else {
+            return Ok(None);
+        };
+        let fail = |e: DeltaTableError| LakeError::delta(table, e);
+        let Some(latest) = delta.version() else {
+            return Ok(None);
+        };
+        let mut history = delta.history(Some(HISTORY_DEPTH));
+        let mut version = latest;
+        while let Some(commit) = history.next().await {
+            let commit = commit.map_err(fail)?;
+            if let Some(metadata) = commit.info.get("ecomix")
+                && metadata.get("command").and_then(|c| c.as_str()) != Some("optimize")
+            {
+                return Ok(Some((version, metadata.clone())));
+            }
+            version = version.saturating_sub(1);
+        }
+        Ok(None)
+    }
+
+    /// The newest version of `table` whose rows equal those at `version`: `version` moved past
+    /// the maintenance commits (optimize, vacuum) that directly follow it. A watermark moved so
+    /// does not mistake the files an `OPTIMIZE` rewrote for new data.
+    pub async fn same_rows_as(&self, table: TableRef, version: u64) -> Result<u64, LakeError> {
+        let Some(delta) = self.open(table).await? else {
+            return Ok(version);
+        };
+        let fail = |e: DeltaTableError| LakeError::delta(table, e);
+        let latest = delta.version().unwrap_or(version);
+        if latest <= version {
+            return Ok(version);
+        }
+        let newer = usize::try_from(latest - version).unwrap_or(usize::MAX);
+        let commits: Vec<_> = delta
+            .history(Some(newer))
+            .try_collect()
+            .await
+            .map_err(fail)?;
+        // Newest first: walk from the oldest of the newer commits.
+        let mut same = version;
+        for commit in commits.iter().rev() {
+            let maintenance = commit
+                .operation
+                .as_deref()
+                .is_some_and(|op| MAINTENANCE_OPERATIONS.contains(&op));
+            if !maintenance {
+                break;
+            }
+            same += 1;
+        }
+        Ok(same)
+    }
+}
+
+/// How far back the history is searched for ecomix's own commits.
+const HISTORY_DEPTH: usize = 200;
+
+/// The newest version of `delta` whose operation is one of `operations`.
+async fn last_version_of(
+    delta: &DeltaTable,
+    operations: &[&str],
+) -> Result<Option<u64>, DeltaTableError> {
+    let Some(latest) = delta.version() else {
+        return Ok(None);
+    };
+    let mut history = delta.history(Some(HISTORY_DEPTH));
+    let mut version = latest;
+    while let Some(commit) = history.next().await {
+        let commit = commit?;
+        if commit
+            .operation
+            .as_deref()
+            .is_some_and(|op| operations.contains(&op))
+        {
+            return Ok(Some(version));
+        }
+        version = version.saturating_sub(1);
+    }
+    Ok(None)
+}
+
+/// The files active in `delta` that were not at `version`, with their partition values;
+/// `None` when `version` can no longer be read (its log was cleaned up).
+pub(crate) async fn files_added_since(
+    delta: &DeltaTable,
+    version: u64,
+) -> Result<Option<Vec<(String, HashMap<String, Option<String>>)>>, DeltaTableError> {
+    let mut then = delta.clone();
+    if then.load_version(version).await.is_err() {
+        return Ok(None);
+    }
+    let before: HashSet<String> = then
+        .get_active_add_actions_by_partitions(&[])
+        .map_ok(|f| f.path().to_string())
+        .try_collect()
+        .await?;
+    let added: Vec<_> = delta
+        .get_active_add_actions_by_partitions(&[])
+        .try_filter(|f| futures::future::ready(!before.contains(f.path().as_ref())))
+        .map_ok(|f| (f.path().to_string(), f.partition_values_map()))
+        .try_collect()
+        .await?;
+    Ok(Some(added))
+}
