@@ -128,7 +128,7 @@ fn select_tables(names: &[String]) -> anyhow::Result<Vec<TableRef>> {
 /// filter columns; the others are only compacted.
 fn default_zorder(table: TableRef) -> Vec<String> {
     if table == ECO2MIX_SILVER {
-        return vec!["perimetre".into(), "horodatage".into()];
+        return vec!["horodatage".into()];
     }
     GOLD_TABLES
         .iter()

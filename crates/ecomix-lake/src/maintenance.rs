@@ -132,6 +132,7 @@ impl Lake {
             .with_filters(&filters)
             .with_target_size(NonZeroU64::new(TARGET_FILE_BYTES).expect("non-zero"))
             .with_commit_properties(properties)
+            .with_writer_properties(rewrite_properties())
             .await
             .map_err(fail)?;
         report.partitions = metrics.partitions_optimized as usize;
@@ -284,6 +285,17 @@ impl Lake {
         }
         Ok(same)
     }
+}
+
+/// Parquet settings of the files optimize writes: Snappy like every other ecomix write
+/// (deltalake's default for optimize, ZSTD level 4, made the Z-order of silver about twice as
+/// slow for files a few percent smaller).
+fn rewrite_properties() -> deltalake::parquet::file::properties::WriterProperties {
+    use deltalake::parquet::basic::Compression;
+    deltalake::parquet::file::properties::WriterProperties::builder()
+        .set_created_by(format!("ecomix {}", env!("CARGO_PKG_VERSION")))
+        .set_compression(Compression::SNAPPY)
+        .build()
 }
 
 /// How far back the history is searched for ecomix's own commits.
