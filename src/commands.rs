@@ -159,6 +159,16 @@ async fn log_run(lake: &Lake, run: &RunRecord) {
     }
 }
 
+/// A run's status in the log from a step's report status (`no_op` or `written`).
+fn outcome(report_status: &str) -> String {
+    if report_status == "no_op" {
+        "no_op"
+    } else {
+        "succeeded"
+    }
+    .into()
+}
+
 fn new_run_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -302,12 +312,7 @@ pub async fn transform(
     let mut run = run_record("transform", &options.run_id, started_at);
     match &result {
         Ok(report) => {
-            run.status = if report.status == "no_op" {
-                "no_op"
-            } else {
-                "succeeded"
-            }
-            .into();
+            run.status = outcome(report.status);
             run.rows = [
                 (ECO2MIX_SILVER.to_string(), report.rows_written as u64),
                 (
@@ -380,12 +385,7 @@ pub async fn gold(
     let mut run = run_record("gold", &options.run_id, started_at);
     match &result {
         Ok(report) => {
-            run.status = if report.status == "no_op" {
-                "no_op"
-            } else {
-                "succeeded"
-            }
-            .into();
+            run.status = outcome(report.status);
             run.rows = report
                 .tables
                 .iter()

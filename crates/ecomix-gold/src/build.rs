@@ -245,24 +245,21 @@ async fn national_rows(
     ctx.register_table("s", Arc::new(table)).map_err(&fail)?;
     ctx.register_batch("jours", calendar(start, end))
         .map_err(&fail)?;
-    let jour = ctx
-        .sql(&tables::daily_energies())
-        .await
-        .map_err(&fail)?
-        .cache()
-        .await
-        .map_err(&fail)?;
-    ctx.register_table("jour", jour.into_view())
-        .map_err(&fail)?;
-    let totaux = ctx
-        .sql(&tables::daily_totals())
-        .await
-        .map_err(&fail)?
-        .cache()
-        .await
-        .map_err(&fail)?;
-    ctx.register_table("jour_totaux", totaux.into_view())
-        .map_err(&fail)?;
+    // The daily energies feed four tables: computed once, held in memory.
+    for (name, sql) in [
+        ("jour", tables::daily_energies()),
+        ("jour_totaux", tables::daily_totals()),
+    ] {
+        let cached = ctx
+            .sql(&sql)
+            .await
+            .map_err(&fail)?
+            .cache()
+            .await
+            .map_err(&fail)?;
+        ctx.register_table(name, cached.into_view())
+            .map_err(&fail)?;
+    }
     Ok((ctx, count))
 }
 
