@@ -487,7 +487,7 @@ pub async fn optimize(
     }
     .into();
     run.message = failure.as_ref().map(|e| e.to_string());
-    run.details = json!({ "files_added_per_table": true });
+    run.details = serde_json::to_value(&reports)?;
     run.ended_at = Utc::now();
     log_run(&ctx.lake, &run).await;
     if let Some(e) = failure {

@@ -479,14 +479,20 @@ fn gold_on_real_national_files_equals_an_independent_polars_computation() {
     }
 }
 
-#[test]
-fn gold_is_rebuilt_only_for_the_years_silver_changed() {
-    let dir = tempfile::tempdir().unwrap();
-    let lake = dir.path().join("lake");
+/// The bundled sample through ingest, transform and gold, in `dir/lake`.
+fn sample_lake(dir: &Path) -> std::path::PathBuf {
+    let lake = dir.join("lake");
     let data = repo_root().join("data");
     ok(run(&lake, &["ingest", data.to_str().unwrap()]));
     ok(run(&lake, &["transform"]));
     ok(run(&lake, &["gold"]));
+    lake
+}
+
+#[test]
+fn gold_is_rebuilt_only_for_the_years_silver_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = sample_lake(dir.path());
     let before: Vec<Option<u64>> = TABLES.iter().map(|t| version(&lake, t.table)).collect();
     let stdout = ok(run(&lake, &["gold"]));
     assert!(stdout.contains("nothing to do"), "{stdout}");
@@ -551,11 +557,7 @@ fn annee_files(lake: &Path, table: TableRef, partition: &str) -> Vec<String> {
 #[test]
 fn optimize_zorders_and_vacuum_keeps_every_row() {
     let dir = tempfile::tempdir().unwrap();
-    let lake = dir.path().join("lake");
-    let data = repo_root().join("data");
-    ok(run(&lake, &["ingest", data.to_str().unwrap()]));
-    ok(run(&lake, &["transform"]));
-    ok(run(&lake, &["gold"]));
+    let lake = sample_lake(dir.path());
     let tables: Vec<TableRef> = std::iter::once(ecomix_silver::ECO2MIX_SILVER)
         .chain(TABLES.iter().map(|t| t.table))
         .collect();

@@ -229,18 +229,10 @@ async fn national_rows(
            AND date >= DATE '{start}' AND date <= DATE '{end}'",
         sources = tables::SOURCES.join(", "),
     );
-    let rows = ctx
-        .sql(&sql)
-        .await
-        .map_err(&fail)?
-        .collect()
-        .await
-        .map_err(&fail)?;
+    let frame = ctx.sql(&sql).await.map_err(&fail)?;
+    let schema = frame.schema().inner().clone();
+    let rows = frame.collect().await.map_err(&fail)?;
     let count = rows.iter().map(RecordBatch::num_rows).sum();
-    let schema = match rows.first() {
-        Some(first) => first.schema(),
-        None => ctx.sql(&sql).await.map_err(&fail)?.schema().inner().clone(),
-    };
     let table = MemTable::try_new(schema, vec![rows]).map_err(&fail)?;
     ctx.register_table("s", Arc::new(table)).map_err(&fail)?;
     ctx.register_batch("jours", calendar(start, end))
