@@ -13,6 +13,15 @@ pub struct Cli {
     /// else lakehouse/].
     #[arg(long, global = true, env = "ECOMIX_LAKE")]
     pub lake: Option<String>,
+    /// Reach az:// and abfss:// lakes on the local Azure Storage emulator, Azurite
+    /// (http://127.0.0.1:10000, or AZURITE_BLOB_STORAGE_URL), with its well-known account.
+    #[arg(
+        long,
+        global = true,
+        env = "AZURE_STORAGE_USE_EMULATOR",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub emulator: bool,
     /// Pipeline file whose settings (lake, inputs, partitioning, rules, Z-order, retention) are
     /// the defaults of every command; `run` reads pipelines/eco2mix.toml without it.
     #[arg(long, global = true, env = "ECOMIX_PIPELINE")]

@@ -57,9 +57,16 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         .clone()
         .or_else(|| pipeline.lake.clone())
         .unwrap_or_else(|| DEFAULT_LAKE.to_string());
-    let storage = pipeline.storage.clone().into_iter().collect();
+    ecomix_core::secrets::register_options(&pipeline.storage);
+    let mut storage: std::collections::HashMap<String, String> =
+        pipeline.storage.clone().into_iter().collect();
+    if cli.emulator {
+        storage.insert("use_emulator".into(), "true".into());
+    }
     let lake = Lake::with_storage_options(&location, storage)
         .with_context(|| format!("opening the lake at {location}"))?;
+    // A wrong key or a missing container is told before any input is read.
+    lake.probe().await?;
     let ctx = Context {
         lake,
         pipeline,
@@ -83,7 +90,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Synth(_) | Command::Download(_) => unreachable!("handled above"),
     };
     if ctx.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        say!("{}", serde_json::to_string_pretty(&report)?);
     }
     Ok(code)
 }
@@ -217,25 +224,25 @@ pub async fn ingest(
     if ctx.says() {
         for file in &report.files {
             match file.status {
-                "ingested" => println!(
+                "ingested" => say!(
                     "ingested  {} ({} rows, {}) -> {}",
                     file.source_file,
                     file.rows,
                     file.format,
                     file.table.as_deref().unwrap_or("-")
                 ),
-                _ => println!(
+                _ => say!(
                     "skipped   {} (content already in bronze; --force ingests it again)",
                     file.source_file
                 ),
             }
         }
         for rejected in &report.rejected {
-            println!("rejected  {}", format_rejected(rejected));
+            say!("rejected  {}", format_rejected(rejected));
         }
         for table in &report.tables {
             if table.rows_written > 0 {
-                println!(
+                say!(
                     "{}: +{} rows, now at version {}",
                     table.table,
                     table.rows_written,
@@ -244,10 +251,10 @@ pub async fn ingest(
             }
         }
         if report.rows_written() == 0 && report.rejected.is_empty() {
-            println!("nothing new to ingest: every input is already in bronze");
+            say!("nothing new to ingest: every input is already in bronze");
         }
         let mb = report.bytes_read as f64 / 1e6;
-        println!(
+        say!(
             "{} file(s), {:.1} MB in {:.2} s ({:.0} MB/s)",
             report.files.len(),
             mb,
@@ -335,11 +342,9 @@ pub async fn transform(
     let report = result?;
     if ctx.says() {
         if report.status == "no_op" {
-            println!(
-                "silver: nothing to do, silver has seen every bronze row (--full rebuilds it)"
-            );
+            say!("silver: nothing to do, silver has seen every bronze row (--full rebuilds it)");
         } else {
-            println!(
+            say!(
                 "silver: {} rows read, {} written, {} quarantined, {} period(s) rebuilt ({}) in {:.2} s",
                 report.rows_read,
                 report.rows_written,
@@ -349,10 +354,10 @@ pub async fn transform(
                 started.elapsed().as_secs_f64()
             );
             for (rule, n) in &report.quarantined_by_rule {
-                println!("  quarantined by {rule}: {n}");
+                say!("  quarantined by {rule}: {n}");
             }
             for (rule, n) in &report.warnings_by_rule {
-                println!("  warnings from {rule}: {n}");
+                say!("  warnings from {rule}: {n}");
             }
         }
     }
@@ -400,17 +405,17 @@ pub async fn gold(
     let report = result?;
     if ctx.says() {
         if report.status == "no_op" {
-            println!("gold: nothing to do, gold is up to date with silver (--full rebuilds it)");
+            say!("gold: nothing to do, gold is up to date with silver (--full rebuilds it)");
         } else {
             let years: Vec<String> = report.years.iter().map(i32::to_string).collect();
-            println!(
+            say!(
                 "gold: {} national silver rows read, year(s) {} rebuilt in {:.2} s",
                 report.silver_rows_read,
                 summarize(&years),
                 started.elapsed().as_secs_f64()
             );
             for (name, table) in &report.tables {
-                println!(
+                say!(
                     "  {name:<32} {:>8} rows  version {}",
                     table.rows,
                     table.version.map_or("-".into(), |v| v.to_string())
@@ -456,7 +461,7 @@ pub async fn optimize(
             Ok(report) => {
                 if ctx.says() {
                     match report.version {
-                        Some(v) => println!(
+                        Some(v) => say!(
                             "optimized {:<36} {} file(s) -> {} in {} partition(s){}, version {v}",
                             report.table,
                             report.files_removed,
@@ -468,7 +473,7 @@ pub async fn optimize(
                                 format!(", Z-order ({})", columns.join(", "))
                             }
                         ),
-                        None => println!("optimized {:<36} nothing to do", report.table),
+                        None => say!("optimized {:<36} nothing to do", report.table),
                     }
                 }
                 run.rows.insert(table.to_string(), report.files_added);
@@ -511,21 +516,21 @@ pub async fn vacuum(
         let report = ctx.lake.vacuum(table, retention, dry_run).await?;
         if ctx.says() {
             let verb = if dry_run { "would delete" } else { "deleted" };
-            println!(
+            say!(
                 "vacuum {:<36} {verb} {} file(s)",
                 report.table,
                 report.files.len()
             );
             if dry_run {
                 for file in &report.files {
-                    println!("  {file}");
+                    say!("  {file}");
                 }
             }
         }
         reports.push(report);
     }
     if ctx.says() {
-        println!("retention: {hours} hour(s)");
+        say!("retention: {hours} hour(s)");
     }
     Ok((ExitCode::SUCCESS, serde_json::to_value(&reports)?))
 }
@@ -583,7 +588,7 @@ async fn run(
     log_run(&ctx.lake, &record).await;
     let code = outcome?;
     if ctx.says() {
-        println!(
+        say!(
             "run {run_id}: done in {:.2} s, lake {}",
             started.elapsed().as_secs_f64(),
             ctx.lake.root()
@@ -605,10 +610,10 @@ async fn download(cli: &Cli, args: &cli::DownloadArgs) -> anyhow::Result<ExitCod
     let results =
         download::download(&args.base_url, &names, &args.dest, !cli.quiet && !cli.json).await?;
     if cli.json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
+        say!("{}", serde_json::to_string_pretty(&results)?);
     } else if !cli.quiet {
         for r in &results {
-            println!("{:<9} {} ({} bytes)", r.status, r.file.display(), r.bytes);
+            say!("{:<9} {} ({} bytes)", r.status, r.file.display(), r.bytes);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -619,10 +624,10 @@ fn synth(cli: &Cli, args: &cli::SynthArgs) -> anyhow::Result<ExitCode> {
     let written = ecomix_synth::write_sample(&args.out, args.seed)
         .with_context(|| format!("writing the sample into {}", args.out.display()))?;
     if cli.json {
-        println!("{}", serde_json::to_string_pretty(&written)?);
+        say!("{}", serde_json::to_string_pretty(&written)?);
     } else if !cli.quiet {
         for file in &written {
-            println!("wrote {} ({} data rows)", file.path.display(), file.rows);
+            say!("wrote {} ({} data rows)", file.path.display(), file.rows);
         }
     }
     Ok(ExitCode::SUCCESS)

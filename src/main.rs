@@ -2,6 +2,27 @@
 //! nothing is computed here. Exit codes are decided in one place: 0 success, 1 some input was
 //! rejected, 2 any other error.
 
+/// `println!` for everything ecomix tells the user: credentials are masked on the way out.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::say_line(&format!($($arg)*))
+    };
+}
+
+/// One line on stdout, redacted. A closed pipe (`ecomix status | head`) ends the program
+/// quietly, as it does for other Unix tools.
+fn say_line(line: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{}", redact(line)) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(2);
+    }
+}
+
 mod cli;
 mod commands;
 mod status;
@@ -33,6 +54,7 @@ fn tune_allocator() {
 use clap::Parser;
 use cli::Cli;
 use ecomix_bronze::BronzeError;
+use ecomix_core::secrets::redact;
 
 fn main() -> ExitCode {
     tune_allocator();
@@ -54,10 +76,33 @@ fn main() -> ExitCode {
             let rejected = error
                 .downcast_ref::<BronzeError>()
                 .is_some_and(|e| matches!(e, BronzeError::Rejected(_)));
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", redact(&explain(&error)));
             ExitCode::from(if rejected { 1 } else { 2 })
         }
     }
+}
+
+/// The error chain as one line; a storage failure deep in it (a stack of wrapped HTTP errors)
+/// is told in one sentence after the steps that led to it.
+fn explain(error: &anyhow::Error) -> String {
+    let full = format!("{error:#}");
+    let Some(problem) = ecomix_lake::StorageProblem::find(&full) else {
+        return full;
+    };
+    let mut steps = Vec::new();
+    for link in error.chain() {
+        if let Some(ecomix_lake::LakeError::Storage { .. }) = link.downcast_ref() {
+            steps.push(link.to_string());
+            return steps.join(": ");
+        }
+        let text = link.to_string();
+        if ecomix_lake::StorageProblem::find(&text).is_some() {
+            break;
+        }
+        steps.push(text);
+    }
+    steps.push(problem.to_string());
+    steps.join(": ")
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -68,16 +113,39 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 2) => "debug",
         _ => "trace",
     };
+    // deltalake logs as errors the failures it also returns, which ecomix reports once, in
+    // plain words; object_store says at info level when it retries a request.
+    let libraries = match verbose {
+        0 => "deltalake_core=off,object_store=warn",
+        1 => "deltalake_core=off,object_store=info",
+        _ => "deltalake_core=debug,object_store=debug",
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ECOMIX_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!(
-            "ecomix={default},ecomix_bronze={default},ecomix_lake={default},warn"
+            "ecomix={default},ecomix_bronze={default},ecomix_lake={default},{libraries},warn"
         ))
     });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactingStderr)
         .with_target(false)
         .init();
+}
+
+/// Standard error with credentials masked. The fmt layer writes each event in one call, so a
+/// secret is never split across two writes.
+struct RedactingStderr;
+
+impl std::io::Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = redact(&String::from_utf8_lossy(buf));
+        std::io::stderr().write_all(text.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 #[cfg(test)]

@@ -50,15 +50,20 @@ pub async fn status(ctx: &Context) -> anyhow::Result<(ExitCode, Value)> {
     }
     let last_run = last_run(ctx).await?;
     if ctx.says() {
-        println!("lake {}", lake.root());
-        println!(
+        say!("lake {}", lake.root());
+        say!(
             "  {:<42} {:>7} {:>10} {:>6} {:>9} {:>10}  last commit",
-            "table", "version", "rows", "files", "size", "partitions"
+            "table",
+            "version",
+            "rows",
+            "files",
+            "size",
+            "partitions"
         );
         for s in &tables {
             let f = &s.facts;
             match f.version {
-                Some(v) => println!(
+                Some(v) => say!(
                     "  {:<42} {:>7} {:>10} {:>6} {:>9} {:>10}  {} {}",
                     f.table,
                     v,
@@ -73,15 +78,18 @@ pub async fn status(ctx: &Context) -> anyhow::Result<(ExitCode, Value)> {
                     f.last_commit.as_deref().unwrap_or("-"),
                     f.last_operation.as_deref().unwrap_or("")
                 ),
-                None => println!("  {:<42} (not created yet)", f.table),
+                None => say!("  {:<42} (not created yet)", f.table),
             }
         }
         match &last_run {
-            Some(r) => println!(
+            Some(r) => say!(
                 "last run: {} {} ({}) ended {}",
-                r.command, r.status, r.run_id, r.ended_at
+                r.command,
+                r.status,
+                r.run_id,
+                r.ended_at
             ),
-            None => println!("last run: none yet"),
+            None => say!("last run: none yet"),
         }
     }
     Ok((

@@ -90,24 +90,29 @@ pub struct TableOutcome {
 pub enum Input {
     Path(PathBuf),
     Url(String),
+    /// An object (or, until listed, a folder) on the lake's object store: `az://`, `abfss://`…
+    Object(String),
 }
 
 impl Input {
     fn name(&self) -> String {
         match self {
             Input::Path(p) => p.display().to_string(),
-            Input::Url(u) => u.clone(),
+            Input::Url(u) | Input::Object(u) => u.clone(),
         }
     }
 }
 
-/// Expands files, directories (recursively, hidden files aside), globs and URLs into inputs.
+/// Expands files, directories (recursively, hidden files aside), globs and URLs into inputs;
+/// object-store folders are listed later, by [`list_objects`].
 pub fn resolve_inputs(arguments: &[String]) -> (Vec<Input>, Vec<InputError>) {
     let mut inputs = Vec::new();
     let mut errors = Vec::new();
     for argument in arguments {
         if argument.starts_with("http://") || argument.starts_with("https://") {
             inputs.push(Input::Url(argument.clone()));
+        } else if ecomix_lake::is_object_url(argument) {
+            inputs.push(Input::Object(argument.clone()));
         } else if argument.contains(['*', '?', '[']) && !Path::new(argument).exists() {
             match glob::glob(argument) {
                 Ok(paths) => {
@@ -157,6 +162,30 @@ fn push_path(path: &Path, inputs: &mut Vec<Input>, errors: &mut Vec<InputError>)
     }
 }
 
+/// Replaces each object-store input by the objects it names (itself, or a folder's content).
+async fn list_objects(lake: &Lake, inputs: Vec<Input>, errors: &mut Vec<InputError>) -> Vec<Input> {
+    let mut listed = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        match input {
+            Input::Object(location) => match lake.list_objects(&location).await {
+                Ok(objects) => listed.extend(objects.into_iter().map(Input::Object)),
+                Err(e) => errors.push(InputError::file(&location, object_error(e))),
+            },
+            other => listed.push(other),
+        }
+    }
+    listed
+}
+
+/// The part of a lake error that is news next to the input's name.
+fn object_error(error: ecomix_lake::LakeError) -> String {
+    match error {
+        ecomix_lake::LakeError::Storage { problem, .. } => problem.to_string(),
+        ecomix_lake::LakeError::Location { reason, .. } => reason,
+        other => other.to_string(),
+    }
+}
+
 /// A document with its content hash, before parsing.
 struct Hashed {
     document: Document,
@@ -202,6 +231,7 @@ pub async fn ingest(
     let started = std::time::Instant::now();
     let ms = || started.elapsed().as_secs_f64() * 1e3;
     let (inputs, mut errors) = resolve_inputs(arguments);
+    let inputs = list_objects(lake, inputs, &mut errors).await;
     let known = Arc::new(Mutex::new(if options.force {
         HashSet::new()
     } else {
@@ -224,7 +254,7 @@ pub async fn ingest(
     for chunk in inputs.chunks(CHUNK) {
         let mut raw = Vec::with_capacity(chunk.len());
         for input in chunk {
-            match read_input(input, client.as_ref(), options.show_progress).await {
+            match read_input(lake, input, client.as_ref(), options.show_progress).await {
                 Ok(bytes) => raw.push((input.name(), bytes)),
                 Err(e) => errors.push(e),
             }
@@ -401,6 +431,7 @@ async fn write_chunk(
 }
 
 async fn read_input(
+    lake: &Lake,
     input: &Input,
     client: Option<&reqwest::Client>,
     show_progress: bool,
@@ -418,6 +449,10 @@ async fn read_input(
                 Err(message) => Err(InputError::file(url, message)),
             }
         }
+        Input::Object(location) => lake
+            .read_object(location)
+            .await
+            .map_err(|e| InputError::file(location, object_error(e))),
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod catalogue;
 pub mod config;
 pub mod layout;
+pub mod secrets;
 
 /// eCO2mix publishes French wall-clock times.
 pub const TIME_ZONE: chrono_tz::Tz = chrono_tz::Europe::Paris;

@@ -1,5 +1,7 @@
 use ecomix_core::layout::TableRef;
 
+use crate::storage::{StorageProblem, error_chain_text};
+
 #[derive(Debug, thiserror::Error)]
 pub enum LakeError {
     #[error("cannot use {location:?} as a lake: {reason}")]
@@ -12,20 +14,48 @@ pub enum LakeError {
     },
     #[error("table {table}: {message}")]
     Query { table: String, message: String },
+    /// A storage failure the user can act on, told in one sentence instead of the stack of
+    /// wrapped HTTP errors under it.
+    #[error("{what}: {problem}")]
+    Storage {
+        what: String,
+        problem: StorageProblem,
+    },
 }
 
 impl LakeError {
     pub(crate) fn delta(table: TableRef, source: deltalake::DeltaTableError) -> Self {
-        Self::Delta {
-            table: table.to_string(),
-            source,
+        match StorageProblem::find(&error_chain_text(&source)) {
+            Some(problem) => Self::Storage {
+                what: format!("table {table}"),
+                problem,
+            },
+            None => Self::Delta {
+                table: table.to_string(),
+                source,
+            },
         }
     }
 
     pub(crate) fn query(table: TableRef, message: impl ToString) -> Self {
-        Self::Query {
-            table: table.to_string(),
-            message: message.to_string(),
+        let message = message.to_string();
+        match StorageProblem::find(&message) {
+            Some(problem) => Self::Storage {
+                what: format!("table {table}"),
+                problem,
+            },
+            None => Self::Query {
+                table: table.to_string(),
+                message,
+            },
+        }
+    }
+
+    /// The storage problem behind this error, if that is what it is.
+    pub fn storage_problem(&self) -> Option<&StorageProblem> {
+        match self {
+            Self::Storage { problem, .. } => Some(problem),
+            _ => None,
         }
     }
 }

@@ -9,12 +9,14 @@ mod error;
 mod maintenance;
 mod query;
 mod runs;
+mod storage;
 
 pub use append::Appender;
 pub use error::LakeError;
 pub use maintenance::{OptimizeReport, TableFacts, VacuumReport};
 pub use query::{Snapshot, query};
 pub use runs::{RunRecord, record_run};
+pub use storage::{StorageProblem, is_object_url};
 
 pub use deltalake::arrow;
 pub use deltalake::datafusion;
@@ -91,6 +93,20 @@ impl Lake {
         let builder = deltalake::DeltaTableBuilder::from_url(url)
             .map_err(|e| LakeError::delta(table, e))?
             .with_storage_options(self.storage_options.clone());
+        if self.is_remote() {
+            // Loading a missing table on an object store fails inside deltalake, which logs that
+            // as an error; one listing of `_delta_log` says the same quietly.
+            let store = builder
+                .build_storage()
+                .map_err(|e| LakeError::delta(table, e))?;
+            if !store
+                .is_delta_table_location()
+                .await
+                .map_err(|e| LakeError::delta(table, e))?
+            {
+                return Ok(None);
+            }
+        }
         match builder.load().await {
             Ok(t) => Ok(Some(t)),
             Err(DeltaTableError::NotATable(_)) => Ok(None),

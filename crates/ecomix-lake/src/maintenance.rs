@@ -173,7 +173,17 @@ impl Lake {
             .with_dry_run(dry_run)
             .await
             .map_err(fail)?;
-        report.files = metrics.files_deleted;
+        // A dry run names files relative to the table, a real one from the store's root.
+        let table_prefix = self.object_path(table);
+        report.files = metrics
+            .files_deleted
+            .iter()
+            .map(|f| {
+                f.strip_prefix(&format!("{table_prefix}/"))
+                    .unwrap_or(f)
+                    .to_string()
+            })
+            .collect();
         report.files.sort();
         Ok(report)
     }

@@ -9,6 +9,7 @@ use deltalake::arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use deltalake::arrow::record_batch::RecordBatch;
 use ecomix_core::layout::RUNS;
+use ecomix_core::secrets::redact;
 use serde::Serialize;
 
 use crate::{Appender, Lake, LakeError};
@@ -47,9 +48,10 @@ fn schema() -> SchemaRef {
     ]))
 }
 
-/// Appends `run` to the lake's run log.
+/// Appends `run` to the lake's run log. Inputs and messages may quote a URL with a SAS token or
+/// an error with a credential: what is recorded is redacted.
 pub async fn record_run(lake: &Lake, run: &RunRecord) -> Result<Option<u64>, LakeError> {
-    let text = |v: &str| -> ArrayRef { Arc::new(StringArray::from(vec![v])) };
+    let text = |v: &str| -> ArrayRef { Arc::new(StringArray::from(vec![redact(v)])) };
     let time = |t: DateTime<Utc>| -> ArrayRef {
         Arc::new(TimestampMicrosecondArray::from(vec![t.timestamp_micros()]).with_timezone("UTC"))
     };
@@ -62,9 +64,9 @@ pub async fn record_run(lake: &Lake, run: &RunRecord) -> Result<Option<u64>, Lak
         text(&serde_json::to_string(&run.rows).unwrap_or_default()),
         text(&serde_json::to_string(&run.input_files).unwrap_or_default()),
         Arc::new(StringArray::from(vec![
-            (!run.details.is_null()).then(|| run.details.to_string()),
+            (!run.details.is_null()).then(|| redact(&run.details.to_string())),
         ])),
-        Arc::new(StringArray::from(vec![run.message.clone()])),
+        Arc::new(StringArray::from(vec![run.message.as_deref().map(redact)])),
         text(env!("CARGO_PKG_VERSION")),
     ];
     let batch = RecordBatch::try_new(schema(), columns).expect("run columns match the schema");

@@ -1,0 +1,685 @@
+//! The lake on Azure Blob Storage / ADLS Gen2, tested against Azurite: each test starts its own
+//! emulator on 127.0.0.1 (a free port, a fresh data folder, no telemetry) and stops it when it
+//! ends, failed or not. Skipped (visibly) when Azurite or the Python modules are not installed,
+//! unless ECOMIX_REQUIRE_AZURITE is set (as in CI).
+
+mod common;
+
+use std::fs::File;
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+/// Azurite's well-known development account (public, documented by Microsoft).
+const ACCOUNT: &str = "devstoreaccount1";
+const ACCOUNT_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// Credentials of the developer's own environment must not leak into these tests.
+const AZURE_VARIABLES: [&str; 8] = [
+    "AZURE_STORAGE_ACCOUNT_NAME",
+    "AZURE_STORAGE_ACCOUNT_KEY",
+    "AZURE_STORAGE_SAS_KEY",
+    "AZURE_STORAGE_TOKEN",
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_TENANT_ID",
+    "ECOMIX_PIPELINE",
+];
+
+struct Azurite {
+    binary: PathBuf,
+    python: String,
+    folder: tempfile::TempDir,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Azurite {
+    /// A running emulator, or `None` after saying why the test is skipped.
+    fn start() -> Option<Self> {
+        let required = std::env::var_os("ECOMIX_REQUIRE_AZURITE").is_some();
+        let Some(binary) = azurite_binary() else {
+            assert!(
+                !required,
+                "ECOMIX_REQUIRE_AZURITE is set but azurite-blob is not found (ECOMIX_AZURITE, \
+                 ~/.cache/ecomix-azurite or PATH)"
+            );
+            eprintln!("SKIPPED: Azurite is not installed (npm install azurite)");
+            return None;
+        };
+        let python = python_with("azure.storage.blob, deltalake")?;
+        let folder = tempfile::Builder::new()
+            .prefix("ecomix-azurite-")
+            .tempdir()
+            .unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut azurite = Self {
+            binary,
+            python,
+            folder,
+            port,
+            child: None,
+        };
+        azurite.spawn();
+        Some(azurite)
+    }
+
+    fn spawn(&mut self) {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
+        let child = Command::new(&self.binary)
+            .args(["--blobHost", "127.0.0.1", "--blobPort"])
+            .arg(self.port.to_string())
+            .arg("--location")
+            .arg(self.folder.path().join("data"))
+            .args(["--disableTelemetry", "--skipApiVersionCheck"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("azurite-blob starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "Azurite did not listen on port {} within 60 s:\n{}",
+                self.port,
+                self.requests()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops the emulator the way a service stops (SIGTERM: it saves its state), then waits.
+    fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.folder.path().join("azurite.log")
+    }
+
+    /// Azurite's access log: one line per request.
+    fn requests(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Containers are made with Azure's own SDK: object_store (and so ecomix) does not create
+    /// them, as on a real account where they come with the storage's provisioning.
+    fn python(&self, script: &str) -> Output {
+        let connection = format!(
+            "DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};BlobEndpoint={}/{ACCOUNT};",
+            self.endpoint()
+        );
+        let output = Command::new(&self.python)
+            .args(["-c", script])
+            .env("CONNECTION", connection)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        output
+    }
+
+    fn create_container(&self, name: &str) {
+        self.python(&format!(
+            "import os; from azure.storage.blob import BlobServiceClient as S; \
+             S.from_connection_string(os.environ['CONNECTION']).create_container('{name}')"
+        ));
+    }
+
+    /// Uploads every file of `folder` under `container/prefix/`.
+    fn upload(&self, folder: &Path, container: &str, prefix: &str) {
+        self.python(&format!(
+            "import os; from azure.storage.blob import BlobServiceClient as S\n\
+             c = S.from_connection_string(os.environ['CONNECTION']).get_container_client('{container}')\n\
+             for f in sorted(os.listdir({folder:?})):\n    \
+                 c.upload_blob('{prefix}/' + f, open(os.path.join({folder:?}, f), 'rb').read())"
+        ));
+    }
+
+    /// How many Parquet blobs are under `prefix`, those under the `except` sub-folders aside.
+    fn parquet_blobs(&self, container: &str, prefix: &str, except: &[&str]) -> u64 {
+        let output = self.python(&format!(
+            "import os; from azure.storage.blob import BlobServiceClient as S\n\
+             c = S.from_connection_string(os.environ['CONNECTION']).get_container_client('{container}')\n\
+             names = [b.name[len('{prefix}'):] for b in c.list_blobs(name_starts_with='{prefix}')]\n\
+             print(sum(1 for n in names if n.endswith('.parquet') and not n.startswith(tuple({except:?}))))"
+        ));
+        text(&output.stdout).trim().parse().unwrap()
+    }
+
+    /// The binary, pointed at this emulator the way a user does: AZURE_STORAGE_USE_EMULATOR and
+    /// AZURITE_BLOB_STORAGE_URL.
+    fn ecomix(&self, lake: &str) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ecomix"));
+        command
+            .arg("--lake")
+            .arg(lake)
+            .current_dir(repo_root())
+            .env("AZURE_STORAGE_USE_EMULATOR", "true")
+            .env("AZURITE_BLOB_STORAGE_URL", self.endpoint())
+            .env("NO_COLOR", "1")
+            .env_remove("ECOMIX_LAKE");
+        for variable in AZURE_VARIABLES {
+            command.env_remove(variable);
+        }
+        command
+    }
+
+    /// The gold tables as Python's deltalake reads them (see tests/interop/dump_gold.py).
+    fn dump_gold(&self, lake: &str) -> Value {
+        let output = Command::new(&self.python)
+            .arg(repo_root().join("tests/interop/dump_gold.py"))
+            .arg(lake)
+            .env("AZURITE_BLOB_STORAGE_URL", self.endpoint())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn azurite_binary() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("ECOMIX_AZURITE") {
+        return Some(PathBuf::from(path));
+    }
+    let cached = std::env::var_os("HOME").map(|home| {
+        PathBuf::from(home).join(".cache/ecomix-azurite/node_modules/.bin/azurite-blob")
+    });
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("azurite-blob"))
+            .find(|p| p.is_file())
+    });
+    cached.filter(|p| p.is_file()).or(on_path)
+}
+
+fn succeeded(output: Output) -> Output {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    output
+}
+
+/// The four national real-time files of `../shared/data/real/`.
+fn national_files() -> Option<PathBuf> {
+    Some(real_data()?.join("rte_xls/national"))
+}
+
+/// What `ecomix status --json` says of each data table (the run log, which records run ids and
+/// times, aside): rows, version, files and partitions.
+fn status_of(output: Output) -> Vec<Value> {
+    let output = succeeded(output);
+    let status: Value = serde_json::from_slice(&output.stdout).unwrap();
+    status["tables"]
+        .as_array()
+        .expect("status lists the tables")
+        .iter()
+        .filter(|t| t["table"] != "system._ecomix_runs")
+        .map(|t| {
+            serde_json::json!({
+                "table": t["table"], "rows": t["rows"], "version": t["version"],
+                "files": t["files"], "partitions": t["partitions"],
+                "partition_columns": t["partition_columns"],
+            })
+        })
+        .collect()
+}
+
+/// Each table's row count only.
+fn rows_of(status: &[Value]) -> Vec<(String, Value)> {
+    status
+        .iter()
+        .map(|t| (t["table"].to_string(), t["rows"].clone()))
+        .collect()
+}
+
+type Reference = (tempfile::TempDir, Value, Vec<Value>);
+
+/// The job (the bundled sample, then the four national real-time files) on a local lake: what
+/// the same job on Azure must give. Built once for all the tests of this file.
+fn local_reference(azurite: &Azurite) -> &'static Reference {
+    static LOCAL: OnceLock<Reference> = OnceLock::new();
+    LOCAL.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = dir.path().join("lake");
+        let national = national_files().expect("the real files are present");
+        succeeded(local(&lake, &["run", "data/"]));
+        succeeded(local(&lake, &["run", national.to_str().unwrap()]));
+        let gold = azurite.dump_gold(lake.to_str().unwrap());
+        let status = status_of(local(&lake, &["--json", "status"]));
+        (dir, gold, status)
+    })
+}
+
+/// The binary on a local lake, from the repository's root (where `data/` is).
+fn local(lake: &Path, args: &[&str]) -> Output {
+    ecomix(lake)
+        .args(args)
+        .current_dir(repo_root())
+        .env_remove("ECOMIX_PIPELINE")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_job_on_azurite_equals_the_job_on_a_local_lake() {
+    let Some(azurite) = Azurite::start() else {
+        return;
+    };
+    let Some(national) = national_files() else {
+        return;
+    };
+    azurite.create_container("lake");
+    let lake = "az://lake/ecomix";
+    succeeded(
+        azurite
+            .ecomix(lake)
+            .args(["run", "data/"])
+            .output()
+            .unwrap(),
+    );
+    let second = succeeded(
+        azurite
+            .ecomix(lake)
+            .args(["run", national.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        text(&second.stdout).contains("Z-order"),
+        "{}",
+        text(&second.stdout)
+    );
+
+    let (_, local_gold, local_status) = local_reference(&azurite);
+    let status = status_of(
+        azurite
+            .ecomix(lake)
+            .args(["--json", "status"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(&status, local_status, "status on Azure and locally");
+    let gold = azurite.dump_gold(lake);
+    assert_eq!(
+        &gold, local_gold,
+        "gold on Azure and locally, value for value"
+    );
+    for (name, table) in gold.as_object().unwrap() {
+        assert!(
+            table["rows"].as_array().unwrap().len() > 10,
+            "{name} has rows"
+        );
+        assert!(
+            table["operations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|o| o == "OPTIMIZE"),
+            "{name}: the run's optimize is in the table's history"
+        );
+    }
+
+    // The same tables through the ADLS Gen2 form of the URI.
+    let abfss = format!("abfss://lake@{ACCOUNT}.dfs.core.windows.net/ecomix");
+    let through_abfss = status_of(
+        azurite
+            .ecomix(&abfss)
+            .args(["--json", "status"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(through_abfss, status);
+
+    // The optimize left replaced files behind: a vacuum with no retention deletes them (the
+    // blobs left are the files of the tables' current versions) and every table keeps its rows.
+    let dry = succeeded(
+        azurite
+            .ecomix(lake)
+            .args(["vacuum", "--retention-hours", "0", "--dry-run"])
+            .output()
+            .unwrap(),
+    );
+    // Files listed under each table's line, the run log's aside (status leaves it out too).
+    let listed = text(&dry.stdout)
+        .split("\nvacuum ")
+        .filter(|section| !section.starts_with("system._ecomix_runs"))
+        .flat_map(str::lines)
+        .filter(|l| l.ends_with(".parquet"))
+        .count();
+    let live: u64 = status.iter().map(|t| t["files"].as_u64().unwrap()).sum();
+    let stored = |azurite: &Azurite| azurite.parquet_blobs("lake", "ecomix/", &["system/"]);
+    assert!(listed > 0, "{}", text(&dry.stdout));
+    assert_eq!(stored(&azurite), live + listed as u64, "before the vacuum");
+    succeeded(
+        azurite
+            .ecomix(lake)
+            .args(["vacuum", "--retention-hours", "0"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(stored(&azurite), live, "after the vacuum");
+    let vacuumed = status_of(
+        azurite
+            .ecomix(lake)
+            .args(["--json", "status"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(rows_of(&vacuumed), rows_of(&status));
+    let gold_after = azurite.dump_gold(lake);
+    for (name, table) in gold_after.as_object().unwrap() {
+        assert_eq!(
+            table["rows"], local_gold[name]["rows"],
+            "{name} after vacuum"
+        );
+    }
+}
+
+#[test]
+fn inputs_are_read_from_the_object_store() {
+    let Some(azurite) = Azurite::start() else {
+        return;
+    };
+    azurite.create_container("lake");
+    azurite.create_container("inputs");
+    azurite.upload(&repo_root().join("data"), "inputs", "rte/2025");
+
+    let reference = tempfile::tempdir().unwrap();
+    let local_lake = reference.path().join("lake");
+    succeeded(local(&local_lake, &["ingest", "data/"]));
+    let expected = status_of(local(&local_lake, &["--json", "status"]));
+
+    let lake = "az://lake/from-blobs";
+    let output = succeeded(
+        azurite
+            .ecomix(lake)
+            .args(["ingest", "az://inputs/rte/"])
+            .output()
+            .unwrap(),
+    );
+    let stdout = text(&output.stdout);
+    let files = std::fs::read_dir(repo_root().join("data")).unwrap().count();
+    assert_eq!(
+        stdout.matches("ingested  az://inputs/rte/2025/").count(),
+        files,
+        "{stdout}"
+    );
+    let status = status_of(
+        azurite
+            .ecomix(lake)
+            .args(["--json", "status"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        status, expected,
+        "bronze from blobs and from the local files"
+    );
+
+    // One object by its URL (already in bronze: skipped), and one that does not exist.
+    let output = azurite
+        .ecomix(lake)
+        .args([
+            "ingest",
+            "az://inputs/rte/2025/eco2mix-national-tr.csv",
+            "az://inputs/rte/2024/",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("az://inputs/rte/2024/: no such object or folder"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+/// What a user sees for the usual mistakes: one sentence naming the problem, exit 2, and
+/// neither the key nor the stack of HTTP errors under it.
+#[test]
+fn wrong_key_unknown_container_and_no_account_are_clear_errors() {
+    let Some(azurite) = Azurite::start() else {
+        return;
+    };
+    azurite.create_container("lake");
+    // A well-formed key of the right length that is not the account's.
+    let wrong_key =
+        "c2VjcmV0LWtleS10aGF0LWlzLW5vdC10aGUtYWNjb3VudHMtb25lLTEyMzQ1Njc4OTAxMjM0NTY3ODk=";
+    let internals = [
+        "Kernel error",
+        "Generic MicrosoftAzure",
+        "Error performing",
+        "<?xml",
+    ];
+    // With -vv the debug log shows the storage's answers (that is what it is for), masked.
+    let clean = |output: &Output, wanted: &str, verbose: bool| {
+        let (out, err) = (text(&output.stdout), text(&output.stderr));
+        assert_eq!(output.status.code(), Some(2), "{out}\n{err}");
+        assert!(err.contains(wanted), "{err}");
+        for secret in [wrong_key, ACCOUNT_KEY] {
+            assert!(
+                !out.contains(secret) && !err.contains(secret),
+                "{out}\n{err}"
+            );
+        }
+        if !verbose {
+            for internal in internals {
+                assert!(!err.contains(internal), "{err}");
+            }
+        }
+    };
+
+    // The key from the environment, for every command.
+    for args in [
+        vec!["status"],
+        vec!["--json", "ingest", "data/"],
+        vec!["-vv", "transform"],
+        vec!["gold"],
+        vec!["optimize"],
+        vec!["vacuum"],
+        vec!["run", "data/"],
+    ] {
+        let output = azurite
+            .ecomix("az://lake/x")
+            .env("AZURE_STORAGE_ACCOUNT_KEY", wrong_key)
+            .args(&args)
+            .output()
+            .unwrap();
+        clean(
+            &output,
+            "the storage account refused the credentials",
+            args.contains(&"-vv"),
+        );
+    }
+
+    // The key from the pipeline file's [storage] section, through an environment variable.
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("azure.toml");
+    std::fs::write(
+        &pipeline,
+        "lake = \"az://lake/x\"\n[storage]\naccount_key = \"${LAKE_KEY}\"\n",
+    )
+    .unwrap();
+    let output = azurite
+        .ecomix("az://lake/x")
+        .env("LAKE_KEY", wrong_key)
+        .arg("--pipeline")
+        .arg(&pipeline)
+        .args(["-vv", "status"])
+        .output()
+        .unwrap();
+    clean(&output, "the storage account refused the credentials", true);
+
+    let output = azurite
+        .ecomix("az://missing/x")
+        .arg("status")
+        .output()
+        .unwrap();
+    clean(&output, "the container does not exist", false);
+
+    let output = azurite
+        .ecomix("az://lake/x")
+        .env_remove("AZURE_STORAGE_USE_EMULATOR")
+        .arg("status")
+        .output()
+        .unwrap();
+    clean(&output, "no storage account given", false);
+}
+
+/// The storage goes away while gold is being written: the run stops with a clear error and
+/// every table stays at a committed version; once the storage is back, running the job again
+/// gives the tables of an uninterrupted job.
+#[test]
+fn azurite_stopped_mid_run_then_a_rerun_converges() {
+    let Some(mut azurite) = Azurite::start() else {
+        return;
+    };
+    let Some(national) = national_files() else {
+        return;
+    };
+    azurite.create_container("lake");
+    let lake = "az://lake/interrupted";
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("azure.toml");
+    // Few, quick retries: the storage stays down, so the run must give up soon.
+    std::fs::write(
+        &pipeline,
+        "[storage]\nmax_retries = \"2\"\nretry_timeout = \"10s\"\n",
+    )
+    .unwrap();
+    succeeded(
+        azurite
+            .ecomix(lake)
+            .arg("--pipeline")
+            .arg(&pipeline)
+            .args(["run", "data/"])
+            .output()
+            .unwrap(),
+    );
+
+    let stderr_path = dir.path().join("stderr");
+    let mut job = azurite
+        .ecomix(lake)
+        .arg("--pipeline")
+        .arg(&pipeline)
+        .args(["run", national.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let gold_write = "PUT /devstoreaccount1/lake/interrupted/gold/";
+    while !azurite.requests().contains(gold_write) {
+        assert!(
+            job.try_wait().unwrap().is_none(),
+            "the job ended before gold was written"
+        );
+        assert!(Instant::now() < deadline, "gold was never written");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    azurite.stop();
+    let status = wait_with_timeout(&mut job, Duration::from_secs(300));
+    let mut stderr = String::new();
+    File::open(&stderr_path)
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach the storage service at {}",
+            azurite.endpoint()
+        )),
+        "{stderr}"
+    );
+    for internal in ["Kernel error", "Generic MicrosoftAzure", "Error performing"] {
+        assert!(!stderr.contains(internal), "{stderr}");
+    }
+
+    azurite.spawn();
+    succeeded(
+        azurite
+            .ecomix(lake)
+            .arg("--pipeline")
+            .arg(&pipeline)
+            .args(["run", national.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    let (_, local_gold, local_status) = local_reference(&azurite);
+    let gold = azurite.dump_gold(lake);
+    for (name, table) in local_gold.as_object().unwrap() {
+        assert_eq!(gold[name]["rows"], table["rows"], "{name} after the re-run");
+    }
+    let status = status_of(
+        azurite
+            .ecomix(lake)
+            .args(["--json", "status"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        rows_of(&status),
+        rows_of(local_status),
+        "no duplicated or lost row"
+    );
+}
+
+fn wait_with_timeout(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the job did not stop within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
