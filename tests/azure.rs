@@ -6,11 +6,13 @@
 mod common;
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -435,10 +437,12 @@ fn inputs_are_read_from_the_object_store() {
     let expected = status_of(local(&local_lake, &["--json", "status"]));
 
     let lake = "az://lake/from-blobs";
+    // --emulator does what AZURE_STORAGE_USE_EMULATOR does.
     let output = succeeded(
         azurite
             .ecomix(lake)
-            .args(["ingest", "az://inputs/rte/"])
+            .env_remove("AZURE_STORAGE_USE_EMULATOR")
+            .args(["--emulator", "ingest", "az://inputs/rte/"])
             .output()
             .unwrap(),
     );
@@ -681,5 +685,148 @@ fn wait_with_timeout(child: &mut Child, timeout: Duration) -> std::process::Exit
             panic!("the job did not stop within {timeout:?}");
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A proxy on 127.0.0.1 in front of Azurite that answers every `every`-th request with what
+/// Azure answers when it throttles (503 `ServerBusy`) and forwards the others, one request per
+/// connection.
+struct Throttle {
+    port: u16,
+    requests: Arc<AtomicUsize>,
+    throttled: Arc<AtomicUsize>,
+}
+
+fn throttle(upstream: u16, every: usize) -> Throttle {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let throttled = Arc::new(AtomicUsize::new(0));
+    let (counted, refused) = (requests.clone(), throttled.clone());
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+            let refused = refused.clone();
+            std::thread::spawn(move || {
+                let _ = relay(client, upstream, n % every == 0, &refused);
+            });
+        }
+    });
+    Throttle {
+        port,
+        requests,
+        throttled,
+    }
+}
+
+fn relay(
+    client: TcpStream,
+    upstream: u16,
+    busy: bool,
+    refused: &AtomicUsize,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(client.try_clone()?);
+    let mut head = Vec::new();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(value) = lower.strip_prefix("content-length:") {
+            length = value.trim().parse().unwrap_or(0);
+        }
+        assert!(
+            !lower.starts_with("transfer-encoding"),
+            "chunked requests are not relayed"
+        );
+        if lower.starts_with("connection:") {
+            continue;
+        }
+        if line == "\r\n" {
+            head.extend_from_slice(b"connection: close\r\n\r\n");
+            break;
+        }
+        head.extend_from_slice(line.as_bytes());
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    let mut client = client;
+    if busy {
+        refused.fetch_add(1, Ordering::SeqCst);
+        let message = "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>ServerBusy</Code>\
+                       <Message>The server is busy.</Message></Error>";
+        write!(
+            client,
+            "HTTP/1.1 503 Server Busy\r\ncontent-type: application/xml\r\ncontent-length: {}\r\n\
+             x-ms-error-code: ServerBusy\r\nconnection: close\r\n\r\n{message}",
+            message.len()
+        )?;
+        return Ok(());
+    }
+    let mut server = TcpStream::connect(("127.0.0.1", upstream))?;
+    server.write_all(&head)?;
+    server.write_all(&body)?;
+    let mut response = Vec::new();
+    server.read_to_end(&mut response)?;
+    client.write_all(&response)
+}
+
+/// Azure throttles busy accounts: the job goes through a storage that answers every third
+/// request with 503 ServerBusy, retries them with backoff (visible with -v), and writes the same
+/// tables as on a local lake.
+#[test]
+fn throttled_requests_are_retried_and_the_job_completes() {
+    let Some(azurite) = Azurite::start() else {
+        return;
+    };
+    let Some(national) = national_files() else {
+        return;
+    };
+    azurite.create_container("lake");
+    let proxy = throttle(azurite.port, 3);
+    let through_proxy = format!("http://127.0.0.1:{}", proxy.port);
+    let lake = "az://lake/throttled";
+    // Short backoffs keep the test quick; they also show the retry settings are read.
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("azure.toml");
+    std::fs::write(
+        &pipeline,
+        "[storage]\nbackoff_config.init_backoff = \"5ms\"\nbackoff_config.max_backoff = \"50ms\"\n",
+    )
+    .unwrap();
+    for inputs in ["data/", national.to_str().unwrap()] {
+        let output = succeeded(
+            azurite
+                .ecomix(lake)
+                .env("AZURITE_BLOB_STORAGE_URL", &through_proxy)
+                .arg("--pipeline")
+                .arg(&pipeline)
+                .args(["-v", "run", inputs])
+                .output()
+                .unwrap(),
+        );
+        assert!(
+            text(&output.stderr).contains("503 Service Unavailable, backing off"),
+            "{}",
+            text(&output.stderr)
+        );
+    }
+    let throttled = proxy.throttled.load(Ordering::SeqCst);
+    let requests = proxy.requests.load(Ordering::SeqCst);
+    eprintln!("{throttled} of {requests} requests throttled");
+    assert!(
+        throttled >= 20 && throttled * 3 <= requests + 2,
+        "{throttled} of {requests}"
+    );
+
+    let (_, local_gold, _) = local_reference(&azurite);
+    let gold = azurite.dump_gold(lake);
+    for (name, table) in local_gold.as_object().unwrap() {
+        assert_eq!(
+            gold[name]["rows"], table["rows"],
+            "{name} through a throttling storage"
+        );
     }
 }

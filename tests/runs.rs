@@ -73,3 +73,56 @@ fn each_run_is_logged_with_its_status_rows_and_inputs() {
             .all(|v| v.as_deref() == Some("true"))
     );
 }
+
+/// A URL with a SAS token (as shared links to Azure blobs carry) is an input like any other,
+/// but its signature never reaches the output, the JSON summary, the logs or the run log.
+#[test]
+fn a_sas_signature_in_an_input_url_is_never_recorded_or_printed() {
+    let served = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo_root().join("data/eCO2mix_RTE_En-cours-TR.xls"),
+        served.path().join("eCO2mix_RTE_En-cours-TR.xls"),
+    )
+    .unwrap();
+    let server = common::http::serve(served.path().to_path_buf());
+    let signature = "dGhpcy1pcy1hLXNpZ25hdHVyZQ%3D%3D";
+    let sas = format!("sv=2024-11-04&ss=b&sp=r&se=2030-01-01T00%3A00%3A00Z&sig={signature}");
+    let good = format!("{}eCO2mix_RTE_En-cours-TR.xls?{sas}", server.base);
+    let missing = format!("{}missing.xls?{sas}", server.base);
+    let lake = tempfile::tempdir().unwrap();
+
+    let output = run(
+        lake.path(),
+        &["-vv", "--json", "ingest", "--keep-going", &good, &missing],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(stdout.contains("sig=***"), "{stdout}");
+    assert!(
+        !stdout.contains(signature) && !stderr.contains(signature),
+        "{stdout}\n{stderr}"
+    );
+
+    let batches = query(
+        lake.path(),
+        RUNS,
+        "SELECT input_files, details, message FROM t",
+    );
+    let recorded: Vec<String> = (0..3)
+        .flat_map(|c| strings(&batches, c))
+        .flatten()
+        .collect();
+    let recorded = recorded.join("\n");
+    assert!(recorded.contains("sig=***"), "{recorded}");
+    assert!(!recorded.contains(signature), "{recorded}");
+    // The file was fetched with its full URL: the signature is masked, not dropped.
+    assert!(
+        server
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|path| path.contains(signature))
+    );
+    assert_eq!(count(lake.path(), ECO2MIX_BRONZE), 672);
+}

@@ -45,7 +45,8 @@ pub fn serve(root: PathBuf) -> Server {
                 .unwrap_or("/")
                 .to_string();
             log.lock().unwrap().push(path.clone());
-            let decoded = percent_decode(&path);
+            // The query (a SAS token, say) does not name the file.
+            let decoded = percent_decode(path.split('?').next().unwrap_or("/"));
             let flaky = decoded.starts_with("/flaky/");
             let relative = decoded.trim_start_matches("/flaky").trim_start_matches('/');
             let response = if flaky && failed_once.insert(decoded.clone()) {

@@ -20,8 +20,50 @@ pub struct Pipeline {
     #[serde(default)]
     pub vacuum: VacuumConfig,
     /// Object-store options (for Azure: account, key, SAS…); `${NAME}` reads the environment.
-    #[serde(default)]
+    /// Nested keys (`backoff_config.init_backoff = "1s"`) are joined with dots, numbers and
+    /// booleans are taken as their text, as the storage layer wants strings.
+    #[serde(default, deserialize_with = "flat_options")]
     pub storage: BTreeMap<String, String>,
+}
+
+fn flat_options<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    fn flatten(
+        prefix: &str,
+        table: toml::Table,
+        out: &mut BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        for (key, value) in table {
+            let key = if prefix.is_empty() {
+                key
+            } else {
+                format!("{prefix}.{key}")
+            };
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Table(t) => {
+                    flatten(&key, t, out)?;
+                    continue;
+                }
+                other => {
+                    return Err(format!(
+                        "{key}: expected a string, got {}",
+                        other.type_str()
+                    ));
+                }
+            };
+            out.insert(key, text);
+        }
+        Ok(())
+    }
+    let table = toml::Table::deserialize(deserializer)?;
+    let mut out = BTreeMap::new();
+    flatten("", table, &mut out).map_err(serde::de::Error::custom)?;
+    Ok(out)
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -190,6 +232,40 @@ retention_hours = 24
         assert!(text.starts_with("p.toml: "), "{text}");
         assert!(text.contains("line 2"), "{text}");
         assert!(text.contains("input"), "{text}");
+    }
+
+    #[test]
+    fn storage_options_flatten_nested_keys_and_take_numbers_as_text() {
+        let text = r#"
+[storage]
+account_name = "acct"
+max_retries = 3
+use_emulator = true
+backoff_config.init_backoff = "5ms"
+backoff_config.base = 2.5
+"#;
+        let p = Pipeline::parse(text, "p.toml").unwrap();
+        let expected: BTreeMap<String, String> = [
+            ("account_name", "acct"),
+            ("backoff_config.base", "2.5"),
+            ("backoff_config.init_backoff", "5ms"),
+            ("max_retries", "3"),
+            ("use_emulator", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(p.storage, expected);
+        let table = Pipeline::parse("[storage.backoff_config]\nbase = 3\n", "p.toml").unwrap();
+        assert_eq!(table.storage["backoff_config.base"], "3");
+        let err = Pipeline::parse(
+            "[storage]
+keys = [1]
+",
+            "p.toml",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("keys: expected a string"), "{err}");
     }
 
     #[test]

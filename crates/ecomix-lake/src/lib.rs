@@ -64,6 +64,9 @@ impl Lake {
         if !root.path().ends_with('/') {
             root.set_path(&format!("{}/", root.path()));
         }
+        if storage::is_object_url(root.as_str()) {
+            storage::check_options(location, &storage_options)?;
+        }
         Ok(Self {
             root,
             storage_options,

@@ -225,6 +225,40 @@ pub fn is_object_url(location: &str) -> bool {
         .is_ok_and(|u| matches!(u.scheme(), "az" | "azure" | "abfs" | "abfss" | "adl"))
 }
 
+/// Retry settings deltalake reads from the storage options, besides `object_store`'s own keys.
+const RETRY_OPTIONS: [&str; 5] = [
+    "max_retries",
+    "retry_timeout",
+    "backoff_config.init_backoff",
+    "backoff_config.max_backoff",
+    "backoff_config.base",
+];
+
+/// Unknown Azure options are dropped without a word by the layers below: a misspelt
+/// `acount_key` would end as a baffling authentication error. It is an error here.
+pub(crate) fn check_options(
+    location: &str,
+    options: &std::collections::HashMap<String, String>,
+) -> Result<(), LakeError> {
+    use std::str::FromStr as _;
+    for key in options.keys() {
+        let lower = key.to_ascii_lowercase();
+        if !RETRY_OPTIONS.contains(&lower.as_str())
+            && object_store::azure::AzureConfigKey::from_str(&lower).is_err()
+        {
+            return Err(LakeError::Location {
+                location: location.to_string(),
+                reason: format!(
+                    "[storage] {key} is not an Azure storage option (such as account_name, \
+                     account_key, sas_key, client_id, client_secret, tenant_id, use_azure_cli, \
+                     use_emulator, endpoint, max_retries, retry_timeout)"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 impl Lake {
     /// Whether the lake is on an object store rather than the local disk.
     pub fn is_remote(&self) -> bool {
@@ -405,6 +439,38 @@ mod tests {
         assert!(problem.to_string().starts_with(
             "cannot reach the storage service at http://127.0.0.1:10999 (after 10 retries over 4.5 s)"
         ));
+    }
+
+    #[test]
+    fn a_misspelt_storage_option_is_an_error_and_known_ones_are_not() {
+        let options = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let known = options(&[
+            ("account_name", "a"),
+            ("AZURE_STORAGE_ACCOUNT_KEY", "k"),
+            ("client_secret", "s"),
+            ("use_emulator", "true"),
+            ("max_retries", "3"),
+            ("backoff_config.init_backoff", "1s"),
+        ]);
+        assert!(Lake::with_storage_options("az://lake/x", known).is_ok());
+        let error = Lake::with_storage_options("az://lake/x", options(&[("acount_key", "k")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("[storage] acount_key is not an Azure storage option"),
+            "{error}"
+        );
+        // A local lake has no storage options to check.
+        let dir = std::env::temp_dir();
+        assert!(
+            Lake::with_storage_options(dir.to_str().unwrap(), options(&[("acount_key", "k")]))
+                .is_ok()
+        );
     }
 
     #[test]
