@@ -56,8 +56,27 @@ use cli::Cli;
 use ecomix_bronze::BronzeError;
 use ecomix_core::secrets::redact;
 
+/// deltalake 1.1 cleans up a failed upload in a detached task that calls object_store's
+/// `BufWriter::abort` after the writer began to shut down, which panics there ("Already shut
+/// down"). The upload's own error is what ecomix reports; that panic only ends the clean-up
+/// task, and printing it would look like a crash. Every other panic is printed as usual.
+fn quiet_upload_abort_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let in_abort = info.location().is_some_and(|l| {
+            l.file().contains("object_store") && l.file().ends_with("buffered.rs")
+        }) && info.payload().downcast_ref::<&str>() == Some(&"Already shut down");
+        if in_abort {
+            tracing::debug!("a failed upload's clean-up task ended early (deltalake)");
+        } else {
+            default(info);
+        }
+    }));
+}
+
 fn main() -> ExitCode {
     tune_allocator();
+    quiet_upload_abort_panics();
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

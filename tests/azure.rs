@@ -575,6 +575,80 @@ fn wrong_key_unknown_container_and_no_account_are_clear_errors() {
     clean(&output, "no storage account given", false);
 }
 
+/// A SAS token, as a storage admin hands out: with every permission the job runs; read-only,
+/// reads work and a write is refused in one sentence naming the missing permission; the token
+/// never shows.
+#[test]
+fn a_sas_token_works_and_a_read_only_one_is_a_clear_permission_error() {
+    let Some(azurite) = Azurite::start() else {
+        return;
+    };
+    azurite.create_container("lake");
+    let sas = |permission: &str| {
+        let output = azurite.python(&format!(
+            "import datetime as d; from azure.storage.blob import generate_container_sas as g\n\
+             print(g('{ACCOUNT}', 'lake', account_key='{ACCOUNT_KEY}', permission='{permission}', \
+             expiry=d.datetime.now(d.timezone.utc) + d.timedelta(hours=1)))"
+        ));
+        text(&output.stdout).trim().to_string()
+    };
+    let (full, read_only) = (sas("racwdl"), sas("rl"));
+    let signature = |token: &str| {
+        token
+            .split('&')
+            .find_map(|p| p.strip_prefix("sig="))
+            .unwrap()
+            .to_string()
+    };
+    let lake = "az://lake/sas";
+    let output = azurite
+        .ecomix(lake)
+        .env("AZURE_STORAGE_SAS_KEY", &full)
+        .args(["run", "data/"])
+        .output()
+        .unwrap();
+    let output = succeeded(output);
+    assert!(!text(&output.stdout).contains(&signature(&full)));
+
+    let status = status_of(
+        azurite
+            .ecomix(lake)
+            .env("AZURE_STORAGE_SAS_KEY", &read_only)
+            .args(["--json", "status"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        status.iter().all(|t| t["rows"].as_u64().unwrap() > 0),
+        "{status:?}"
+    );
+
+    for verbose in [false, true] {
+        let mut command = azurite.ecomix(lake);
+        command.env("AZURE_STORAGE_SAS_KEY", &read_only);
+        if verbose {
+            command.arg("-vv");
+        }
+        let output = command
+            .args(["ingest", "--force", "data/eco2mix-national-tr.csv"])
+            .output()
+            .unwrap();
+        let (out, err) = (text(&output.stdout), text(&output.stderr));
+        assert_eq!(output.status.code(), Some(2), "{out}\n{err}");
+        assert!(
+            err.contains("the credentials were accepted but do not allow this operation"),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        for token in [&full, &read_only] {
+            assert!(
+                !out.contains(&signature(token)) && !err.contains(&signature(token)),
+                "{err}"
+            );
+        }
+    }
+}
+
 /// The storage goes away while gold is being written: the run stops with a clear error and
 /// every table stays at a committed version; once the storage is back, running the job again
 /// gives the tables of an uninterrupted job.
