@@ -67,32 +67,62 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("opening the lake at {location}"))?;
     // A wrong key or a missing container is told before any input is read.
     lake.probe().await?;
+    // Writers take the lake's write lock for the whole command; `status` only reads.
+    let lock = match writer_name(&cli.command) {
+        Some(command) => Some(lake.lock_for_writing(command).await?),
+        None => None,
+    };
     let ctx = Context {
         lake,
         pipeline,
         json: cli.json,
         quiet: cli.quiet,
     };
-    let (code, report) = match &cli.command {
-        Command::Ingest(args) => {
-            ingest(&ctx, &args.inputs, args.force, args.keep_going, None).await?
-        }
-        Command::Transform(args) => {
-            transform(&ctx, args.full, args.partition_by, &args.rules, None).await?
-        }
-        Command::Gold(args) => gold(&ctx, args.full, None).await?,
-        Command::Optimize(args) => optimize(&ctx, &args.tables, &args.zorder).await?,
-        Command::Vacuum(args) => {
-            vacuum(&ctx, &args.tables, args.retention_hours, args.dry_run).await?
-        }
-        Command::Run(args) => run(&ctx, args, pipeline_path.as_deref()).await?,
-        Command::Status => crate::status::status(&ctx).await?,
-        Command::Synth(_) | Command::Download(_) => unreachable!("handled above"),
-    };
+    let outcome = execute(&cli, &ctx, pipeline_path.as_deref()).await;
+    if let Some(lock) = lock {
+        lock.release().await;
+    }
+    let (code, report) = outcome?;
     if ctx.json {
         say!("{}", serde_json::to_string_pretty(&report)?);
     }
     Ok(code)
+}
+
+/// The command's name when it writes to the lake.
+fn writer_name(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Ingest(_) => Some("ingest"),
+        Command::Transform(_) => Some("transform"),
+        Command::Gold(_) => Some("gold"),
+        Command::Optimize(_) => Some("optimize"),
+        Command::Vacuum(args) if !args.dry_run => Some("vacuum"),
+        Command::Run(_) => Some("run"),
+        _ => None,
+    }
+}
+
+async fn execute(
+    cli: &Cli,
+    ctx: &Context,
+    pipeline_path: Option<&Path>,
+) -> anyhow::Result<(ExitCode, Value)> {
+    Ok(match &cli.command {
+        Command::Ingest(args) => {
+            ingest(ctx, &args.inputs, args.force, args.keep_going, None).await?
+        }
+        Command::Transform(args) => {
+            transform(ctx, args.full, args.partition_by, &args.rules, None).await?
+        }
+        Command::Gold(args) => gold(ctx, args.full, None).await?,
+        Command::Optimize(args) => optimize(ctx, &args.tables, &args.zorder).await?,
+        Command::Vacuum(args) => {
+            vacuum(ctx, &args.tables, args.retention_hours, args.dry_run).await?
+        }
+        Command::Run(args) => run(ctx, args, pipeline_path).await?,
+        Command::Status => crate::status::status(ctx).await?,
+        Command::Synth(_) | Command::Download(_) => unreachable!("handled above"),
+    })
 }
 
 /// Every table of the lake, in the order data flows through them.

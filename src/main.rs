@@ -1,6 +1,6 @@
 //! `ecomix`: the command line. Each command is one function that wires the crates together;
 //! nothing is computed here. Exit codes are decided in one place: 0 success, 1 some input was
-//! rejected, 2 any other error.
+//! rejected, 2 any other error, 3 another run is writing to the lake (try again later).
 
 /// `println!` for everything ecomix tells the user: credentials are masked on the way out.
 macro_rules! say {
@@ -95,8 +95,15 @@ fn main() -> ExitCode {
             let rejected = error
                 .downcast_ref::<BronzeError>()
                 .is_some_and(|e| matches!(e, BronzeError::Rejected(_)));
+            let busy = error
+                .downcast_ref::<ecomix_lake::LakeError>()
+                .is_some_and(|e| matches!(e, ecomix_lake::LakeError::Busy { .. }));
             eprintln!("error: {}", redact(&explain(&error)));
-            ExitCode::from(if rejected { 1 } else { 2 })
+            ExitCode::from(match (rejected, busy) {
+                (true, _) => 1,
+                (_, true) => 3,
+                _ => 2,
+            })
         }
     }
 }

@@ -211,3 +211,90 @@ pub fn text_expectations(bytes: &[u8]) -> (usize, f64) {
     }
     (rows, sum)
 }
+
+/// Columns that name the run which wrote a row, or when: they differ between two runs that
+/// wrote the same data.
+const RUN_COLUMNS: [&str; 3] = ["_run_id", "_ingested_at", "_ingest_date"];
+
+/// Every data table of the lake (the run log aside), in the order data flows through them.
+pub fn data_tables() -> Vec<TableRef> {
+    let mut tables = vec![
+        ecomix_core::layout::ECO2MIX_BRONZE,
+        ecomix_core::layout::TEMPO_BRONZE,
+        ecomix_silver::ECO2MIX_SILVER,
+        ecomix_silver::ECO2MIX_QUARANTINE,
+    ];
+    tables.extend(ecomix_gold::tables::TABLES.iter().map(|t| t.table));
+    tables
+}
+
+/// Each data table's row count and a checksum of its content (rows as text, sorted, hashed;
+/// the run columns left out); `None` for a table that does not exist. Two lakes with the same
+/// checksums hold the same rows.
+pub fn checksums(lake: &Path) -> Vec<(String, Option<(usize, String)>)> {
+    use deltalake::arrow::util::display::{ArrayFormatter, FormatOptions};
+    use sha2::{Digest, Sha256};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let handle = Lake::new(lake.to_str().unwrap()).unwrap();
+        let mut out = Vec::new();
+        for table in data_tables() {
+            if handle.version(table).await.unwrap().is_none() {
+                out.push((table.to_string(), None));
+                continue;
+            }
+            let batches = ecomix_lake::query(&handle, table, "SELECT * FROM t")
+                .await
+                .unwrap();
+            let mut rows = Vec::new();
+            let options = FormatOptions::default().with_null("∅");
+            for batch in &batches {
+                let schema = batch.schema();
+                let columns: Vec<(String, ArrayFormatter)> = schema
+                    .fields()
+                    .iter()
+                    .zip(batch.columns())
+                    .filter(|(f, _)| !RUN_COLUMNS.contains(&f.name().as_str()))
+                    .map(|(f, c)| {
+                        (
+                            f.name().clone(),
+                            ArrayFormatter::try_new(c.as_ref(), &options).unwrap(),
+                        )
+                    })
+                    .collect();
+                for row in 0..batch.num_rows() {
+                    let text: Vec<String> = columns
+                        .iter()
+                        .map(|(name, f)| format!("{name}={}", f.value(row)))
+                        .collect();
+                    rows.push(text.join("|"));
+                }
+            }
+            rows.sort();
+            let mut hash = Sha256::new();
+            for row in &rows {
+                hash.update(row.as_bytes());
+                hash.update(b"\n");
+            }
+            out.push((
+                table.to_string(),
+                Some((rows.len(), hex::encode(hash.finalize()))),
+            ));
+        }
+        out
+    })
+}
+
+/// Copies a lake (or any folder) recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

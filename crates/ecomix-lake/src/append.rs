@@ -139,7 +139,9 @@ impl Appender {
                 .map(|_| ()),
             None => self.writer.write(batch).await,
         };
-        result.map_err(|e| LakeError::delta(self.table_ref, e))
+        result.map_err(|e| LakeError::delta(self.table_ref, e))?;
+        crate::crash::point("batch-written");
+        Ok(())
     }
 
     pub fn rows(&self) -> usize {
@@ -169,6 +171,7 @@ impl Appender {
         if adds.is_empty() && removes.is_empty() {
             return Ok(None);
         }
+        crate::crash::point("before-commit");
         let properties = CommitProperties::default().with_metadata(app_metadata);
         match self.existing {
             Some(table) => {
@@ -195,6 +198,7 @@ impl Appender {
                     .build(Some(snapshot), table.log_store(), operation)
                     .await
                     .map_err(fail)?;
+                crate::crash::point("after-commit");
                 Ok(Some(finalized.version()))
             }
             None => {
@@ -219,6 +223,7 @@ impl Appender {
                     .with_commit_properties(properties)
                     .await
                     .map_err(fail)?;
+                crate::crash::point("after-commit");
                 Ok(created.version())
             }
         }

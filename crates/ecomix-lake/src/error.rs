@@ -14,6 +14,9 @@ pub enum LakeError {
     },
     #[error("table {table}: {message}")]
     Query { table: String, message: String },
+    /// Another run holds the lake's write lock.
+    #[error("another ecomix run is writing to {lake}: {holder}; try again when it ends")]
+    Busy { lake: String, holder: String },
     /// A storage failure the user can act on, told in one sentence instead of the stack of
     /// wrapped HTTP errors under it.
     #[error("{what}: {problem}")]

@@ -5,7 +5,9 @@
 //! `<root>/<layer>/<table>`.
 
 mod append;
+mod crash;
 mod error;
+mod lock;
 mod maintenance;
 mod query;
 mod runs;
@@ -13,6 +15,7 @@ mod storage;
 
 pub use append::Appender;
 pub use error::LakeError;
+pub use lock::{Holder, WriteLock};
 pub use maintenance::{OptimizeReport, TableFacts, VacuumReport};
 pub use query::{Snapshot, query};
 pub use runs::{RunRecord, record_run};

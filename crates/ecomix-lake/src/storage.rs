@@ -345,7 +345,7 @@ impl Lake {
         })
     }
 
-    fn store_for(
+    pub(crate) fn store_for(
         &self,
         url: &Url,
     ) -> Result<
@@ -369,7 +369,7 @@ impl Lake {
         Ok((store, path))
     }
 
-    fn storage_error(&self, location: &str, error: &dyn std::error::Error) -> LakeError {
+    pub(crate) fn storage_error(&self, location: &str, error: &dyn std::error::Error) -> LakeError {
         let text = error_chain_text(error);
         tracing::debug!(location, error = %text, "storage request failed");
         match StorageProblem::find(&text) {
