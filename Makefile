@@ -4,7 +4,7 @@ CARGO ?= cargo
 LAKE ?= lakehouse
 ECOMIX = $(CARGO) run --quiet --
 
-.PHONY: demo test bench lint sample
+.PHONY: demo test bench lint sample stress
 
 demo: ## The job on the bundled sample (pipelines/eco2mix.toml): ingest, transform, gold, optimize; then the tables.
 	$(ECOMIX) --lake $(LAKE) run
@@ -12,6 +12,9 @@ demo: ## The job on the bundled sample (pipelines/eco2mix.toml): ingest, transfo
 
 test: ## Every test: unit, end-to-end, real files, Python interop.
 	$(CARGO) test --workspace
+
+stress: ## The reliability tests at full count: 100 kills, every crash point, 10 concurrent rounds.
+	ECOMIX_STRESS=1 $(CARGO) test --test reliability -- --nocapture
 
 bench: ## Each step and the whole job on the real files (time, rows/s, MB/s, peak RSS), and the Python reference.
 	$(CARGO) build --quiet

@@ -681,8 +681,10 @@ fn azurite_stopped_mid_run_then_a_rerun_converges() {
     );
 
     let stderr_path = dir.path().join("stderr");
+    let seen = azurite.requests().len();
     let mut job = azurite
         .ecomix(lake)
+        .env("ECOMIX_LOCK_TTL_SECONDS", "3")
         .arg("--pipeline")
         .arg(&pipeline)
         .args(["run", national.to_str().unwrap()])
@@ -692,7 +694,7 @@ fn azurite_stopped_mid_run_then_a_rerun_converges() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(300);
     let gold_write = "PUT /devstoreaccount1/lake/interrupted/gold/";
-    while !azurite.requests().contains(gold_write) {
+    while !azurite.requests()[seen..].contains(gold_write) {
         assert!(
             job.try_wait().unwrap().is_none(),
             "the job ended before gold was written"
@@ -719,7 +721,9 @@ fn azurite_stopped_mid_run_then_a_rerun_converges() {
         assert!(!stderr.contains(internal), "{stderr}");
     }
 
+    // The stopped run could not free its write lease: the re-run waits for it to expire.
     azurite.spawn();
+    std::thread::sleep(Duration::from_secs(4));
     succeeded(
         azurite
             .ecomix(lake)
@@ -903,4 +907,123 @@ fn throttled_requests_are_retried_and_the_job_completes() {
             "{name} through a throttling storage"
         );
     }
+}
+
+/// On Azure the write lock is a lease blob: a second run at the same time is told the lake is
+/// busy (exit 3); a run killed without freeing it blocks others only until the lease expires,
+/// then the next run takes it over and converges to the uninterrupted job's tables.
+#[test]
+fn the_write_lease_keeps_runs_apart_and_expires_after_a_kill() {
+    let Some(azurite) = Azurite::start() else {
+        return;
+    };
+    let Some(national) = national_files() else {
+        return;
+    };
+    azurite.create_container("lake");
+    let lake = "az://lake/leased";
+    succeeded(
+        azurite
+            .ecomix(lake)
+            .args(["run", "data/"])
+            .output()
+            .unwrap(),
+    );
+
+    // Killed while it holds the lease (a 3 s lease, renewed every second).
+    let seen = azurite.requests().len();
+    let mut job = azurite
+        .ecomix(lake)
+        .env("ECOMIX_LOCK_TTL_SECONDS", "3")
+        .args(["-q", "run", national.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !azurite.requests()[seen..]
+        .contains("PUT /devstoreaccount1/lake/leased/bronze/eco2mix_bronze/_ingest_date")
+    {
+        assert!(
+            job.try_wait().unwrap().is_none(),
+            "the job ended before writing"
+        );
+        assert!(Instant::now() < deadline, "the job never wrote");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    job.kill().unwrap();
+    job.wait().unwrap();
+
+    let busy = azurite
+        .ecomix(lake)
+        .args(["run", national.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(busy.status.code(), Some(3), "{}", text(&busy.stderr));
+    assert!(
+        text(&busy.stderr).contains("another ecomix run is writing to az://lake/leased/"),
+        "{}",
+        text(&busy.stderr)
+    );
+    // Reading needs no lock.
+    succeeded(azurite.ecomix(lake).arg("status").output().unwrap());
+
+    std::thread::sleep(Duration::from_secs(4));
+    let taken_over = succeeded(
+        azurite
+            .ecomix(lake)
+            .args(["run", national.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        text(&taken_over.stderr).contains("taking over the expired write lease"),
+        "{}",
+        text(&taken_over.stderr)
+    );
+    let (_, local_gold, local_status) = local_reference(&azurite);
+    let gold = azurite.dump_gold(lake);
+    for (name, table) in local_gold.as_object().unwrap() {
+        assert_eq!(
+            gold[name]["rows"], table["rows"],
+            "{name} after the take-over"
+        );
+    }
+    let status = status_of(
+        azurite
+            .ecomix(lake)
+            .args(["--json", "status"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(rows_of(&status), rows_of(local_status));
+
+    // Two runs at once: one writes, the other finds the lake busy; the lease is freed after.
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            azurite
+                .ecomix(lake)
+                .args(["ingest", "--force", "data/eco2mix-national-tr.csv"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut codes: Vec<Option<i32>> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap().status.code())
+        .collect();
+    codes.sort();
+    assert!(
+        codes == [Some(0), Some(3)] || codes == [Some(0), Some(0)],
+        "{codes:?}"
+    );
+    succeeded(
+        azurite
+            .ecomix(lake)
+            .args(["ingest", "--force", "data/eco2mix-national-tr.csv"])
+            .output()
+            .unwrap(),
+    );
 }

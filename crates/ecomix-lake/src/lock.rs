@@ -81,9 +81,21 @@ impl WriteLock {
         if let LockKind::Lease(lease) = &self._kind {
             lease.heartbeat.abort();
             if let Err(e) = lease.store.delete(&lease.path).await {
-                tracing::warn!("could not free the lake's write lease (it will expire): {e}");
+                tracing::warn!(
+                    "could not free the lake's write lease (it will expire): {}",
+                    plain(&e)
+                );
             }
         }
+    }
+}
+
+/// A storage error in one sentence when it is a known problem.
+fn plain(error: &object_store::Error) -> String {
+    let text = crate::storage::error_chain_text(error);
+    match crate::StorageProblem::find(&text) {
+        Some(problem) => problem.to_string(),
+        None => text,
     }
 }
 
@@ -240,7 +252,9 @@ impl Lake {
                         }
                     }
                     // A transient failure: the next beat tries again within the lease.
-                    Err(e) => tracing::warn!("could not renew the lake's write lease: {e}"),
+                    Err(e) => {
+                        tracing::warn!("could not renew the lake's write lease: {}", plain(&e))
+                    }
                 }
             }
         });
