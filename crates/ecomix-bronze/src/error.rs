@@ -12,13 +12,34 @@ pub struct InputError {
     pub message: String,
 }
 
+/// A value quoted in an error: a malformed field may be megabytes long, an error stays a line.
+pub(crate) fn excerpt(value: &str) -> String {
+    clip(value, 40)
+}
+
+/// `text` cut to about `limit` bytes (on a character boundary), saying how much was left out.
+fn clip(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_string();
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} more bytes)", &text[..end], text.len() - end)
+}
+
+/// Messages and column names longer than these are clipped: they quote the input.
+const MESSAGE_LIMIT: usize = 400;
+const COLUMN_LIMIT: usize = 80;
+
 impl InputError {
     pub fn file(file: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             file: file.into(),
             line: None,
             column: None,
-            message: message.into(),
+            message: clip(&message.into(), MESSAGE_LIMIT),
         }
     }
 
@@ -31,8 +52,8 @@ impl InputError {
         Self {
             file: file.into(),
             line: Some(line),
-            column,
-            message: message.into(),
+            column: column.map(|c| clip(&c, COLUMN_LIMIT)),
+            message: clip(&message.into(), MESSAGE_LIMIT),
         }
     }
 }
@@ -51,6 +72,22 @@ impl fmt::Display for InputError {
 }
 
 impl std::error::Error for InputError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_clipped_on_a_character_boundary() {
+        assert_eq!(excerpt("2024-13-45"), "2024-13-45");
+        let long = "é".repeat(100);
+        let clipped = excerpt(&long);
+        assert!(clipped.starts_with(&"é".repeat(20)), "{clipped}");
+        assert!(clipped.ends_with("… (160 more bytes)"), "{clipped}");
+        let error = InputError::at("f", 3, Some("x".repeat(1000)), "y".repeat(10_000));
+        assert!(error.to_string().len() < 600, "{}", error.to_string().len());
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BronzeError {

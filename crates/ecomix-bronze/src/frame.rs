@@ -16,7 +16,7 @@ use ecomix_core::catalogue::{self, Column, Kind};
 use ecomix_core::layout::{ECO2MIX_BRONZE, TEMPO_BRONZE, TableRef};
 use serde_json::{Map, Value};
 
-use crate::error::InputError;
+use crate::error::{InputError, excerpt};
 use crate::grid::{Grid, Part};
 
 /// Lineage shared by every row of one source.
@@ -281,7 +281,7 @@ pub fn build(
                         Some(column_name(i)),
                         format!(
                             "malformed date-time {:?} (expected e.g. 2022-01-01T18:15:00+01:00)",
-                            text(field(i))
+                            excerpt(&text(field(i)))
                         ),
                     )
                 })?,
@@ -294,7 +294,10 @@ pub fn build(
                         file,
                         line,
                         Some(column_name(i)),
-                        format!("malformed date {:?} (expected YYYY-MM-DD)", text(field(i))),
+                        format!(
+                            "malformed date {:?} (expected YYYY-MM-DD)",
+                            excerpt(&text(field(i)))
+                        ),
                     )
                 })?,
                 None => match (date_heure, grid.preamble.date) {
@@ -363,7 +366,10 @@ pub fn build(
                                 file,
                                 line,
                                 Some(column_name(i)),
-                                format!("malformed time {:?} (expected HH:MM)", text(raw)),
+                                format!(
+                                    "malformed time {:?} (expected HH:MM)",
+                                    excerpt(&text(raw))
+                                ),
                             ));
                         }
                         b.append_value(value)
