@@ -4,7 +4,7 @@ CARGO ?= cargo
 LAKE ?= lakehouse
 ECOMIX = $(CARGO) run --quiet --
 
-.PHONY: demo test bench lint sample stress
+.PHONY: demo test bench lint sample stress fuzz
 
 demo: ## The job on the bundled sample (pipelines/eco2mix.toml): ingest, transform, gold, optimize; then the tables.
 	$(ECOMIX) --lake $(LAKE) run
@@ -13,8 +13,11 @@ demo: ## The job on the bundled sample (pipelines/eco2mix.toml): ingest, transfo
 test: ## Every test: unit, end-to-end, real files, Python interop.
 	$(CARGO) test --workspace
 
-stress: ## The reliability tests at full count: 100 kills, every crash point, 10 concurrent rounds.
-	ECOMIX_STRESS=1 $(CARGO) test --test reliability -- --nocapture
+stress: ## The reliability tests at full count: 100 kills, every crash point, 10 concurrent rounds, 2,400 malformed files.
+	ECOMIX_STRESS=1 $(CARGO) test --test reliability --test corpus -- --nocapture
+
+fuzz: ## Fuzz the sniffer and parsers for FUZZ_SECONDS (60) on FUZZ_TARGET (all|text|zip|workbook|parquet); findings go to tests/fuzz-regressions/.
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} $(CARGO) test --test fuzz -- --ignored --nocapture fuzz_the_parsers
 
 bench: ## Each step and the whole job on the real files (time, rows/s, MB/s, peak RSS), and the Python reference.
 	$(CARGO) build --quiet

@@ -56,10 +56,11 @@ use cli::Cli;
 use ecomix_bronze::BronzeError;
 use ecomix_core::secrets::redact;
 
+/// Panics that ecomix reports otherwise are kept off the terminal (they look like crashes):
 /// deltalake 1.1 cleans up a failed upload in a detached task that calls object_store's
-/// `BufWriter::abort` after the writer began to shut down, which panics there ("Already shut
-/// down"). The upload's own error is what ecomix reports; that panic only ends the clean-up
-/// task, and printing it would look like a crash. Every other panic is printed as usual.
+/// `BufWriter::abort` after the writer began to shut down, which panics ("Already shut down")
+/// while the upload's own error is what ecomix reports; and a reader that panics on a corrupt
+/// input is reported as that input's error. Every other panic is printed as usual.
 fn quiet_upload_abort_panics() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -68,6 +69,9 @@ fn quiet_upload_abort_panics() {
         }) && info.payload().downcast_ref::<&str>() == Some(&"Already shut down");
         if in_abort {
             tracing::debug!("a failed upload's clean-up task ended early (deltalake)");
+        } else if ecomix_bronze::reading_untrusted_input() {
+            // Reported as the input's error ("corrupt file"); the details are for -vv.
+            tracing::debug!("a reader panicked on a corrupt input: {info}");
         } else {
             default(info);
         }

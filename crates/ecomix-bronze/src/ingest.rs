@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{BronzeError, InputError};
 use crate::frame::{self, Dataset, Lineage, PARTITION_COLUMN};
 use crate::grid;
+use crate::guard;
 use crate::http::{self, Fetched};
 use crate::sniff::{self, Document};
 
@@ -335,7 +336,7 @@ fn process_chunk(
     let unpacked: Vec<Result<Vec<Hashed>, InputError>> = raw
         .into_par_iter()
         .map(|(name, bytes)| {
-            Ok(sniff::unpack(&name, bytes)?
+            Ok(guard::catching(&name, || sniff::unpack(&name, bytes))?
                 .into_iter()
                 .map(|document| Hashed {
                     sha256: hex::encode(Sha256::digest(&document.bytes)),
@@ -456,7 +457,41 @@ async fn read_input(
     }
 }
 
+/// Sniffs, unpacks, decodes and parses one input exactly as `ingest` does, without a lake:
+/// each document's name, format and rows. For the fuzzer, and for checking files before a run.
+pub fn parse_input(
+    name: &str,
+    bytes: Vec<u8>,
+) -> Result<Vec<(String, &'static str, usize)>, InputError> {
+    let options = IngestOptions {
+        force: true,
+        keep_going: false,
+        run_id: String::new(),
+        ingested_at: DateTime::<Utc>::UNIX_EPOCH,
+        show_progress: false,
+    };
+    guard::catching(name, || sniff::unpack(name, bytes))?
+        .into_iter()
+        .map(|document| {
+            let parsed = parse(
+                Hashed {
+                    sha256: String::new(),
+                    document,
+                },
+                &options,
+            )?;
+            let rows = parsed.batches.iter().map(RecordBatch::num_rows).sum();
+            Ok((parsed.name, parsed.format, rows))
+        })
+        .collect()
+}
+
 fn parse(hashed: Hashed, options: &IngestOptions) -> Result<Parsed, InputError> {
+    let name = hashed.document.name.clone();
+    guard::catching(&name, || parse_document(hashed, options))
+}
+
+fn parse_document(hashed: Hashed, options: &IngestOptions) -> Result<Parsed, InputError> {
     let document = &hashed.document;
     let grid = grid::read(document)?;
     let dataset = Dataset::of(&grid);

@@ -6,9 +6,11 @@ pub mod download;
 pub mod error;
 pub mod frame;
 pub mod grid;
+mod guard;
 mod http;
 pub mod ingest;
 pub mod sniff;
 
 pub use error::{BronzeError, InputError};
-pub use ingest::{IngestOptions, IngestReport, ingest};
+pub use guard::reading_untrusted_input;
+pub use ingest::{IngestOptions, IngestReport, ingest, parse_input};
