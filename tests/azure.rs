@@ -610,25 +610,30 @@ fn a_sas_token_works_and_a_read_only_one_is_a_clear_permission_error() {
     let output = succeeded(output);
     assert!(!text(&output.stdout).contains(&signature(&full)));
 
-    let status = status_of(
-        azurite
-            .ecomix(lake)
-            .env("AZURE_STORAGE_SAS_KEY", &read_only)
-            .args(["--json", "status"])
-            .output()
-            .unwrap(),
-    );
+    // The token in the variable, or in the URI as a "SAS URL".
+    let sas_url = format!("{lake}?{read_only}");
+    let status = azurite
+        .ecomix(&sas_url)
+        .args(["--json", "status"])
+        .output()
+        .unwrap();
+    assert!(!text(&status.stdout).contains(&signature(&read_only)));
+    let status = status_of(status);
     assert!(
         status.iter().all(|t| t["rows"].as_u64().unwrap() > 0),
         "{status:?}"
     );
 
     for verbose in [false, true] {
-        let mut command = azurite.ecomix(lake);
-        command.env("AZURE_STORAGE_SAS_KEY", &read_only);
-        if verbose {
-            command.arg("-vv");
-        }
+        let mut command = if verbose {
+            let mut c = azurite.ecomix(&sas_url);
+            c.args(["-vv", "--json"]);
+            c
+        } else {
+            let mut c = azurite.ecomix(lake);
+            c.env("AZURE_STORAGE_SAS_KEY", &read_only);
+            c
+        };
         let output = command
             .args(["ingest", "--force", "data/eco2mix-national-tr.csv"])
             .output()

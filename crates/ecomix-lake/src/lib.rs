@@ -56,9 +56,22 @@ impl Lake {
 
     pub fn with_storage_options(
         location: &str,
-        storage_options: HashMap<String, String>,
+        mut storage_options: HashMap<String, String>,
     ) -> Result<Self, LakeError> {
         deltalake::azure::register_handlers(None);
+        // A "SAS URL" (`az://container/path?sv=…&sig=…`, as Azure's tools hand them out):
+        // the query is the SAS token.
+        let location = match location.split_once('?') {
+            Some((path, query)) if storage::is_object_url(path) && query.contains("sig=") => {
+                ecomix_core::secrets::register_options([(
+                    &"sas_key".to_string(),
+                    &query.to_string(),
+                )]);
+                storage_options.insert("sas_key".into(), query.to_string());
+                path
+            }
+            _ => location,
+        };
         let mut root =
             deltalake::ensure_table_uri(location).map_err(|source| LakeError::Location {
                 location: location.to_string(),
