@@ -245,6 +245,48 @@ pub fn build(
         ));
     }
 
+    // Labels the catalogue does not know become text columns of their own (the Delta table's
+    // schema grows with them), besides being kept in `_rescued`: a column RTE adds one day is in
+    // bronze, queryable, before ecomix learns its meaning.
+    let mut taken: Vec<String> = dataset
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let mut extra: Vec<(usize, String)> = Vec::new();
+    for (i, target) in targets.iter().enumerate() {
+        if let Target::Unknown(label) = target
+            && !grid.header[i].trim().is_empty()
+        {
+            let base = catalogue::snake_case(label);
+            let mut name = base.clone();
+            let mut n = 1;
+            while taken.contains(&name) {
+                n += 1;
+                name = format!("{base}_{n}");
+            }
+            taken.push(name.clone());
+            extra.push((i, name));
+        }
+    }
+    let schema = if extra.is_empty() {
+        dataset.schema()
+    } else {
+        let mut fields: Vec<Field> = dataset
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.extend(
+            extra
+                .iter()
+                .map(|(_, name)| Field::new(name, DataType::Utf8, true)),
+        );
+        Arc::new(Schema::new(fields))
+    };
+
     let build_part = |part: &Part| -> Result<RecordBatch, InputError> {
         // Rows are streamed: builders start with room for a typical file and grow as needed.
         let capacity = 4096;
@@ -260,6 +302,10 @@ pub fn build(
         let mut rescued = StringBuilder::with_capacity(capacity, 0);
         let mut source_rows: Vec<i64> = Vec::with_capacity(capacity);
         let mut rescue = Map::new();
+        let mut extra_builders: Vec<StringBuilder> = extra
+            .iter()
+            .map(|_| StringBuilder::with_capacity(capacity, 0))
+            .collect();
         let heure_index = index_of("heure");
         let perimetre_index = index_of("perimetre");
         let nature_index = index_of("nature");
@@ -397,6 +443,14 @@ pub fn build(
                     rescue.insert(key.to_string(), Value::String(text(raw)));
                 }
             }
+            for ((i, _), builder) in extra.iter().zip(&mut extra_builders) {
+                let raw = field(*i).trim_ascii();
+                if raw.is_empty() {
+                    builder.append_null();
+                } else {
+                    builder.append_value(text(raw));
+                }
+            }
             // Fields beyond the header: RTE's trailing tab leaves one empty; anything else is kept.
             for i in grid.header.len()..fields.len() {
                 let raw = field(i);
@@ -413,7 +467,6 @@ pub fn build(
         })?;
 
         let n = source_rows.len();
-        let schema = dataset.schema();
         let nulls_f64 = new_null_array(&DataType::Float64, n);
         let mut arrays: Vec<ArrayRef> = builders
             .into_iter()
@@ -443,7 +496,12 @@ pub fn build(
         date32(lineage.ingested_at.date_naive());
         n
     ])));
-        RecordBatch::try_new(schema, arrays).map_err(|e| {
+        arrays.extend(
+            extra_builders
+                .into_iter()
+                .map(|mut b| Arc::new(b.finish()) as ArrayRef),
+        );
+        RecordBatch::try_new(schema.clone(), arrays).map_err(|e| {
             InputError::file(
                 file,
                 format!("internal error building the bronze batch: {e}"),

@@ -246,25 +246,46 @@ pub fn all() -> impl Iterator<Item = &'static Column> {
         .chain(IGNORED)
 }
 
+/// A French letter without its accent.
+fn unaccented(ch: char) -> char {
+    match ch {
+        'à' | 'á' | 'â' | 'ä' | 'À' | 'Â' | 'Ä' => 'a',
+        'é' | 'è' | 'ê' | 'ë' | 'É' | 'È' | 'Ê' | 'Ë' => 'e',
+        'î' | 'ï' | 'Î' | 'Ï' => 'i',
+        'ô' | 'ö' | 'Ô' | 'Ö' => 'o',
+        'ù' | 'û' | 'ü' | 'Ù' | 'Û' | 'Ü' => 'u',
+        'ç' | 'Ç' => 'c',
+        c => c,
+    }
+}
+
 /// The compact key a label is matched on (see the module documentation).
 pub fn compact_key(label: &str) -> String {
-    let label = strip_unit(label);
-    let mut key = String::with_capacity(label.len());
-    for ch in label.chars() {
-        let folded = match ch {
-            'à' | 'á' | 'â' | 'ä' | 'À' | 'Â' | 'Ä' => 'a',
-            'é' | 'è' | 'ê' | 'ë' | 'É' | 'È' | 'Ê' | 'Ë' => 'e',
-            'î' | 'ï' | 'Î' | 'Ï' => 'i',
-            'ô' | 'ö' | 'Ô' | 'Ö' => 'o',
-            'ù' | 'û' | 'ü' | 'Ù' | 'Û' | 'Ü' => 'u',
-            'ç' | 'Ç' => 'c',
-            c => c,
-        };
-        if folded.is_ascii_alphanumeric() {
-            key.push(folded.to_ascii_lowercase());
+    strip_unit(label)
+        .chars()
+        .map(unaccented)
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// The column name a label the catalogue does not know gets in bronze: snake_case ASCII
+/// without the unit (`Hydrogène - Électrolyse (MW)` is `hydrogene_electrolyse`).
+pub fn snake_case(label: &str) -> String {
+    let mut name = String::with_capacity(label.len());
+    for c in strip_unit(label).chars().map(unaccented) {
+        if c.is_ascii_alphanumeric() {
+            name.push(c.to_ascii_lowercase());
+        } else if !name.ends_with('_') && !name.is_empty() {
+            name.push('_');
         }
     }
-    key
+    let name = name.trim_end_matches('_').to_string();
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("column_{name}")
+    } else {
+        name
+    }
 }
 
 /// The unit a label carries in parentheses at its end, as in `Consommation (MW)`.
@@ -311,6 +332,17 @@ mod tests {
 
     fn name_of(label: &str) -> Option<&'static str> {
         lookup(label).map(|c| c.name)
+    }
+
+    #[test]
+    fn unknown_labels_become_snake_case_names() {
+        assert_eq!(
+            snake_case("Hydrogène - Électrolyse (MW)"),
+            "hydrogene_electrolyse"
+        );
+        assert_eq!(snake_case(" Stockage  hydrogène"), "stockage_hydrogene");
+        assert_eq!(snake_case("2030 scénario"), "column_2030_scenario");
+        assert_eq!(snake_case("(MW)"), "column_");
     }
 
     #[test]

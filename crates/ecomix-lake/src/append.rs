@@ -24,9 +24,16 @@ pub struct Appender {
     lake: Lake,
     table_ref: TableRef,
     existing: Option<DeltaTable>,
+    /// The schema batches are written under: the table's, grown by the columns batches bring.
     schema: SchemaRef,
+    /// Whether `schema` grew since the append started: the commit then evolves the table's.
+    widened: bool,
     partition_columns: Vec<String>,
-    writer: RecordBatchWriter,
+    /// One writer per schema: deltalake's writer does not widen a partitioned table's schema,
+    /// so a batch with new columns opens a wider writer; files of the narrower ones simply lack
+    /// the new columns, which readers see as nulls.
+    writers: Vec<RecordBatchWriter>,
+    properties: Option<deltalake::parquet::file::properties::WriterProperties>,
     rows: usize,
     /// Partitions whose current files the commit removes (a replace rather than an append).
     replace: Option<Replace>,
@@ -71,16 +78,86 @@ impl Appender {
             ),
         }
         .map_err(|e| LakeError::delta(table, e))?;
+        // An existing table's schema may have grown beyond `schema` (columns an earlier file
+        // brought): batches are written under the table's.
+        let schema = match &existing {
+            Some(_) => writer.arrow_schema(),
+            None => schema,
+        };
         Ok(Self {
             lake: lake.clone(),
             table_ref: table,
             existing,
             schema,
+            widened: false,
             partition_columns,
-            writer,
+            writers: vec![writer],
+            properties: None,
             rows: 0,
             replace: None,
         })
+    }
+
+    /// The batch under the append's schema, opening a wider writer first when the batch
+    /// brings columns the schema does not have; columns the batch lacks are nulls.
+    fn conform(&mut self, batch: RecordBatch) -> Result<RecordBatch, LakeError> {
+        use deltalake::arrow::array::new_null_array;
+        use deltalake::arrow::datatypes::{Field, Schema};
+        if batch.schema() == self.schema {
+            return Ok(batch);
+        }
+        let fail = |e: &dyn std::fmt::Display| LakeError::Query {
+            table: self.table_ref.to_string(),
+            message: format!("a batch does not fit the table's schema: {e}"),
+        };
+        let new: Vec<Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .filter(|f| self.schema.field_with_name(f.name()).is_err())
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect();
+        if !new.is_empty() {
+            let mut fields: Vec<Field> = self
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
+            tracing::info!(
+                table = %self.table_ref,
+                columns = ?new.iter().map(|f| f.name()).collect::<Vec<_>>(),
+                "the table's schema grows"
+            );
+            fields.extend(new);
+            self.schema = std::sync::Arc::new(Schema::new(fields));
+            self.widened = true;
+            let mut writer = RecordBatchWriter::try_new(
+                self.lake.table_url(self.table_ref),
+                self.schema.clone(),
+                Some(self.partition_columns.clone()),
+                Some(self.lake.storage_options().clone()),
+            )
+            .map_err(|e| LakeError::delta(self.table_ref, e))?;
+            if let Some(properties) = &self.properties {
+                writer = writer.with_writer_properties(properties.clone());
+            }
+            self.writers.push(writer);
+        }
+        let rows = batch.num_rows();
+        let columns = self
+            .schema
+            .fields()
+            .iter()
+            .map(|field| match batch.column_by_name(field.name()) {
+                Some(c) if c.data_type() == field.data_type() => Ok(c.clone()),
+                Some(c) => {
+                    deltalake::arrow::compute::cast(c, field.data_type()).map_err(|e| fail(&e))
+                }
+                None => Ok(new_null_array(field.data_type(), rows)),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| fail(&e))
     }
 
     /// Parquet dictionaries only for these columns (low-cardinality text); other columns are
@@ -96,7 +173,12 @@ impl Appender {
         for column in columns {
             properties = properties.set_column_dictionary_enabled(ColumnPath::from(*column), true);
         }
-        self.writer = self.writer.with_writer_properties(properties.build());
+        let properties = properties.build();
+        self.writers = std::mem::take(&mut self.writers)
+            .into_iter()
+            .map(|w| w.with_writer_properties(properties.clone()))
+            .collect();
+        self.properties = Some(properties);
         self
     }
 
@@ -129,15 +211,16 @@ impl Appender {
             return Ok(());
         }
         self.rows += batch.num_rows();
+        let batch = self.conform(batch)?;
+        let writer = self.writers.last_mut().expect("an appender has a writer");
         let result = match single_partition(&batch, &self.partition_columns) {
             // The usual case (one ingest, one date): skip the writer's split by partition, which
             // copies every column of the batch.
-            Some(values) => self
-                .writer
+            Some(values) => writer
                 .write_partition(batch, &values, WriteMode::Default)
                 .await
                 .map(|_| ()),
-            None => self.writer.write(batch).await,
+            None => writer.write(batch).await,
         };
         result.map_err(|e| LakeError::delta(self.table_ref, e))?;
         crate::crash::point("batch-written");
@@ -156,14 +239,17 @@ impl Appender {
     ) -> Result<Option<u64>, LakeError> {
         let table_ref = self.table_ref;
         let fail = |e: DeltaTableError| LakeError::delta(table_ref, e);
-        let adds: Vec<Action> = self
-            .writer
-            .flush()
-            .await
-            .map_err(fail)?
-            .into_iter()
-            .map(Action::Add)
-            .collect();
+        let mut adds: Vec<Action> = Vec::new();
+        for writer in &mut self.writers {
+            adds.extend(
+                writer
+                    .flush()
+                    .await
+                    .map_err(fail)?
+                    .into_iter()
+                    .map(Action::Add),
+            );
+        }
         let removes = match (&self.existing, &self.replace) {
             (Some(table), Some(replace)) => removals(table, replace).await.map_err(fail)?,
             _ => Vec::new(),
@@ -191,8 +277,25 @@ impl Appender {
                     partition_by: Some(self.partition_columns.clone()).filter(|p| !p.is_empty()),
                     predicate,
                 };
-                let adds: Vec<Action> = removes.into_iter().chain(adds).collect();
                 let snapshot = table.snapshot().map_err(fail)?;
+                // New columns: the same commit evolves the table's schema.
+                let evolved = if self.widened {
+                    use deltalake::kernel::MetadataExt as _;
+                    let schema: StructType = self
+                        .schema
+                        .as_ref()
+                        .try_into_kernel()
+                        .map_err(|e| fail(DeltaTableError::from(e)))?;
+                    let metadata = snapshot
+                        .metadata()
+                        .clone()
+                        .with_schema(&schema)
+                        .map_err(|e| fail(e.into()))?;
+                    Some(Action::Metadata(metadata))
+                } else {
+                    None
+                };
+                let adds: Vec<Action> = evolved.into_iter().chain(removes).chain(adds).collect();
                 let finalized = CommitBuilder::from(properties)
                     .with_actions(adds)
                     .build(Some(snapshot), table.log_store(), operation)
