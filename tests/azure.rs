@@ -559,6 +559,24 @@ fn wrong_key_unknown_container_and_no_account_are_clear_errors() {
         .unwrap();
     clean(&output, "the storage account refused the credentials", true);
 
+    // A bearer token (as a managed identity or `az account get-access-token` gives) that the
+    // account refuses: the token is not printed either, not even in the debug log.
+    let bearer = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.c2VjcmV0LXRva2VuLWJvZHk.c2lnbmF0dXJl";
+    let output = azurite
+        .ecomix("az://lake/x")
+        .env("AZURE_STORAGE_TOKEN", bearer)
+        .args(["-vv", "--json", "status"])
+        .output()
+        .unwrap();
+    assert_ne!(output.status.code(), Some(0));
+    for part in bearer.split('.') {
+        assert!(
+            !text(&output.stdout).contains(part) && !text(&output.stderr).contains(part),
+            "{}",
+            text(&output.stderr)
+        );
+    }
+
     let output = azurite
         .ecomix("az://missing/x")
         .arg("status")
