@@ -143,12 +143,13 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 2) => "debug",
         _ => "trace",
     };
-    // deltalake logs as errors the failures it also returns, which ecomix reports once, in
-    // plain words; object_store says at info level when it retries a request.
+    // deltalake and its kernel (the crate buoyant_kernel) log as errors the failures they also
+    // return, which ecomix reports once, in plain words; object_store says at info level when
+    // it retries.
     let libraries = match verbose {
-        0 => "deltalake_core=off,object_store=warn",
-        1 => "deltalake_core=off,object_store=info",
-        _ => "deltalake_core=debug,object_store=debug",
+        0 => "deltalake_core=off,buoyant_kernel=off,object_store=warn",
+        1 => "deltalake_core=off,buoyant_kernel=off,object_store=info",
+        _ => "deltalake_core=debug,buoyant_kernel=debug,object_store=debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ECOMIX_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!(

@@ -198,6 +198,11 @@ impl Azurite {
         command
     }
 
+    /// Runs the binary on `lake` with `args`.
+    fn run(&self, lake: &str, args: &[&str]) -> Output {
+        self.ecomix(lake).args(args).output().unwrap()
+    }
+
     /// The gold tables as Python's deltalake reads them (see tests/interop/dump_gold.py).
     fn dump_gold(&self, lake: &str) -> Value {
         let output = Command::new(&self.python)
@@ -233,17 +238,6 @@ fn azurite_binary() -> Option<PathBuf> {
             .find(|p| p.is_file())
     });
     cached.filter(|p| p.is_file()).or(on_path)
-}
-
-fn succeeded(output: Output) -> Output {
-    assert!(
-        output.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-    output
 }
 
 /// The four national real-time files of `../shared/data/real/`.
@@ -317,20 +311,8 @@ fn the_job_on_azurite_equals_the_job_on_a_local_lake() {
     };
     azurite.create_container("lake");
     let lake = "az://lake/ecomix";
-    succeeded(
-        azurite
-            .ecomix(lake)
-            .args(["run", "data/"])
-            .output()
-            .unwrap(),
-    );
-    let second = succeeded(
-        azurite
-            .ecomix(lake)
-            .args(["run", national.to_str().unwrap()])
-            .output()
-            .unwrap(),
-    );
+    succeeded(azurite.run(lake, &["run", "data/"]));
+    let second = succeeded(azurite.run(lake, &["run", national.to_str().unwrap()]));
     assert!(
         text(&second.stdout).contains("Z-order"),
         "{}",
@@ -338,13 +320,7 @@ fn the_job_on_azurite_equals_the_job_on_a_local_lake() {
     );
 
     let (_, local_gold, local_status) = local_reference(&azurite);
-    let status = status_of(
-        azurite
-            .ecomix(lake)
-            .args(["--json", "status"])
-            .output()
-            .unwrap(),
-    );
+    let status = status_of(azurite.run(lake, &["--json", "status"]));
     assert_eq!(&status, local_status, "status on Azure and locally");
     let gold = azurite.dump_gold(lake);
     assert_eq!(
@@ -368,24 +344,12 @@ fn the_job_on_azurite_equals_the_job_on_a_local_lake() {
 
     // The same tables through the ADLS Gen2 form of the URI.
     let abfss = format!("abfss://lake@{ACCOUNT}.dfs.core.windows.net/ecomix");
-    let through_abfss = status_of(
-        azurite
-            .ecomix(&abfss)
-            .args(["--json", "status"])
-            .output()
-            .unwrap(),
-    );
+    let through_abfss = status_of(azurite.run(&abfss, &["--json", "status"]));
     assert_eq!(through_abfss, status);
 
     // The optimize left replaced files behind: a vacuum with no retention deletes them (the
     // blobs left are the files of the tables' current versions) and every table keeps its rows.
-    let dry = succeeded(
-        azurite
-            .ecomix(lake)
-            .args(["vacuum", "--retention-hours", "0", "--dry-run"])
-            .output()
-            .unwrap(),
-    );
+    let dry = succeeded(azurite.run(lake, &["vacuum", "--retention-hours", "0", "--dry-run"]));
     // Files listed under each table's line, the run log's aside (status leaves it out too).
     let listed = text(&dry.stdout)
         .split("\nvacuum ")
@@ -397,21 +361,9 @@ fn the_job_on_azurite_equals_the_job_on_a_local_lake() {
     let stored = |azurite: &Azurite| azurite.parquet_blobs("lake", "ecomix/", &["system/"]);
     assert!(listed > 0, "{}", text(&dry.stdout));
     assert_eq!(stored(&azurite), live + listed as u64, "before the vacuum");
-    succeeded(
-        azurite
-            .ecomix(lake)
-            .args(["vacuum", "--retention-hours", "0"])
-            .output()
-            .unwrap(),
-    );
+    succeeded(azurite.run(lake, &["vacuum", "--retention-hours", "0"]));
     assert_eq!(stored(&azurite), live, "after the vacuum");
-    let vacuumed = status_of(
-        azurite
-            .ecomix(lake)
-            .args(["--json", "status"])
-            .output()
-            .unwrap(),
-    );
+    let vacuumed = status_of(azurite.run(lake, &["--json", "status"]));
     assert_eq!(rows_of(&vacuumed), rows_of(&status));
     let gold_after = azurite.dump_gold(lake);
     for (name, table) in gold_after.as_object().unwrap() {
@@ -453,28 +405,21 @@ fn inputs_are_read_from_the_object_store() {
         files,
         "{stdout}"
     );
-    let status = status_of(
-        azurite
-            .ecomix(lake)
-            .args(["--json", "status"])
-            .output()
-            .unwrap(),
-    );
+    let status = status_of(azurite.run(lake, &["--json", "status"]));
     assert_eq!(
         status, expected,
         "bronze from blobs and from the local files"
     );
 
     // One object by its URL (already in bronze: skipped), and one that does not exist.
-    let output = azurite
-        .ecomix(lake)
-        .args([
+    let output = azurite.run(
+        lake,
+        &[
             "ingest",
             "az://inputs/rte/2025/eco2mix-national-tr.csv",
             "az://inputs/rte/2024/",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     assert!(
         text(&output.stderr).contains("az://inputs/rte/2024/: no such object or folder"),
@@ -630,11 +575,7 @@ fn a_sas_token_works_and_a_read_only_one_is_a_clear_permission_error() {
 
     // The token in the variable, or in the URI as a "SAS URL".
     let sas_url = format!("{lake}?{read_only}");
-    let status = azurite
-        .ecomix(&sas_url)
-        .args(["--json", "status"])
-        .output()
-        .unwrap();
+    let status = azurite.run(&sas_url, &["--json", "status"]);
     assert!(!text(&status.stdout).contains(&signature(&read_only)));
     let status = status_of(status);
     assert!(
@@ -761,13 +702,7 @@ fn azurite_stopped_mid_run_then_a_rerun_converges() {
     for (name, table) in local_gold.as_object().unwrap() {
         assert_eq!(gold[name]["rows"], table["rows"], "{name} after the re-run");
     }
-    let status = status_of(
-        azurite
-            .ecomix(lake)
-            .args(["--json", "status"])
-            .output()
-            .unwrap(),
-    );
+    let status = status_of(azurite.run(lake, &["--json", "status"]));
     assert_eq!(
         rows_of(&status),
         rows_of(local_status),
@@ -945,13 +880,7 @@ fn the_write_lease_keeps_runs_apart_and_expires_after_a_kill() {
     };
     azurite.create_container("lake");
     let lake = "az://lake/leased";
-    succeeded(
-        azurite
-            .ecomix(lake)
-            .args(["run", "data/"])
-            .output()
-            .unwrap(),
-    );
+    succeeded(azurite.run(lake, &["run", "data/"]));
 
     // Killed while it holds the lease (a 3 s lease, renewed every second).
     let seen = azurite.requests().len();
@@ -977,11 +906,7 @@ fn the_write_lease_keeps_runs_apart_and_expires_after_a_kill() {
     job.kill().unwrap();
     job.wait().unwrap();
 
-    let busy = azurite
-        .ecomix(lake)
-        .args(["run", national.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let busy = azurite.run(lake, &["run", national.to_str().unwrap()]);
     assert_eq!(busy.status.code(), Some(3), "{}", text(&busy.stderr));
     assert!(
         text(&busy.stderr).contains("another ecomix run is writing to az://lake/leased/"),
@@ -992,13 +917,7 @@ fn the_write_lease_keeps_runs_apart_and_expires_after_a_kill() {
     succeeded(azurite.ecomix(lake).arg("status").output().unwrap());
 
     std::thread::sleep(Duration::from_secs(4));
-    let taken_over = succeeded(
-        azurite
-            .ecomix(lake)
-            .args(["run", national.to_str().unwrap()])
-            .output()
-            .unwrap(),
-    );
+    let taken_over = succeeded(azurite.run(lake, &["run", national.to_str().unwrap()]));
     assert!(
         text(&taken_over.stderr).contains("taking over the expired write lease"),
         "{}",
@@ -1012,13 +931,7 @@ fn the_write_lease_keeps_runs_apart_and_expires_after_a_kill() {
             "{name} after the take-over"
         );
     }
-    let status = status_of(
-        azurite
-            .ecomix(lake)
-            .args(["--json", "status"])
-            .output()
-            .unwrap(),
-    );
+    let status = status_of(azurite.run(lake, &["--json", "status"]));
     assert_eq!(rows_of(&status), rows_of(local_status));
 
     // Two runs at once: one writes, the other finds the lake busy; the lease is freed after.
@@ -1042,11 +955,5 @@ fn the_write_lease_keeps_runs_apart_and_expires_after_a_kill() {
         codes == [Some(0), Some(3)] || codes == [Some(0), Some(0)],
         "{codes:?}"
     );
-    succeeded(
-        azurite
-            .ecomix(lake)
-            .args(["ingest", "--force", "data/eco2mix-national-tr.csv"])
-            .output()
-            .unwrap(),
-    );
+    succeeded(azurite.run(lake, &["ingest", "--force", "data/eco2mix-national-tr.csv"]));
 }

@@ -16,22 +16,6 @@ use ecomix_core::layout::{ECO2MIX_BRONZE, TEMPO_BRONZE};
 /// What one ingest may take before it counts as a hang.
 const TIME_BOUND: Duration = Duration::from_secs(60);
 
-/// xorshift64*: a deterministic stream of numbers, so a failing variant can be made again.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 /// The seeds: every sample file (each published format) and real files of other shapes.
 fn seeds() -> Vec<PathBuf> {
     let mut seeds: Vec<PathBuf> = std::fs::read_dir(repo_root().join("data"))

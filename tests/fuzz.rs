@@ -18,21 +18,6 @@ use common::*;
 /// An input that takes longer than this counts as a hang.
 const TIME_BOUND: Duration = Duration::from_secs(10);
 
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 /// Byte strings that mean something to the sniffer and the parsers.
 const TOKENS: [&[u8]; 18] = [
     b"\t",

@@ -66,15 +66,7 @@ fn job(lake: &Path, args: &[&str]) -> Command {
 }
 
 fn finished(mut command: Command) -> Output {
-    let output = command.output().unwrap();
-    assert!(
-        output.status.success(),
-        "exit {:?}\n{}\n{}",
-        output.status.code(),
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-    output
+    succeeded(command.output().unwrap())
 }
 
 /// Bronze rows per source file.

@@ -298,3 +298,33 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The output of a command that must succeed; its exit code and both streams otherwise.
+pub fn succeeded(output: Output) -> Output {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    output
+}
+
+/// xorshift64*: a deterministic stream of numbers for generated test inputs, so that a
+/// failing input can be made again from its seed.
+pub struct Random(pub u64);
+
+impl Random {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}

@@ -36,6 +36,10 @@ use url::Url;
 pub struct Lake {
     root: Url,
     storage_options: HashMap<String, String>,
+    /// Tables already loaded by this process, brought up to date on each open by reading only
+    /// the commits since: a full load re-reads the log from its last checkpoint, a few dozen
+    /// requests per table on an object store, and a run opens each table several times.
+    loaded: std::sync::Arc<std::sync::Mutex<HashMap<String, DeltaTable>>>,
 }
 
 impl std::fmt::Debug for Lake {
@@ -86,6 +90,7 @@ impl Lake {
         Ok(Self {
             root,
             storage_options,
+            loaded: Default::default(),
         })
     }
 
@@ -102,6 +107,38 @@ impl Lake {
 
     /// The table if it exists, at its latest version.
     pub async fn open(&self, table: TableRef) -> Result<Option<DeltaTable>, LakeError> {
+        let key = table.to_string();
+        let cached = self
+            .loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(mut cached) = cached {
+            match cached.update_incremental(None).await {
+                Ok(()) => {
+                    self.remember(&key, &cached);
+                    return Ok(Some(cached));
+                }
+                // Rewritten or deleted behind our back: load it afresh.
+                Err(e) => tracing::debug!(%table, "reloading the table: {e}"),
+            }
+        }
+        let opened = self.load(table).await?;
+        if let Some(t) = &opened {
+            self.remember(&key, t);
+        }
+        Ok(opened)
+    }
+
+    fn remember(&self, key: &str, table: &DeltaTable) {
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string(), table.clone());
+    }
+
+    async fn load(&self, table: TableRef) -> Result<Option<DeltaTable>, LakeError> {
         let url = self.table_url(table);
         if url.scheme() == "file"
             && let Ok(path) = url.to_file_path()
