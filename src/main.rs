@@ -9,17 +9,23 @@ macro_rules! say {
     };
 }
 
-/// One line on stdout, redacted. A closed pipe (`ecomix status | head`) ends the program
-/// quietly, as it does for other Unix tools.
+/// Set once stdout is closed (`ecomix run | head`): the command still finishes its work,
+/// releases the lake and logs its run; it only stops printing.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// One line on stdout, redacted.
 fn say_line(line: &str) {
     use std::io::Write as _;
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
     let mut out = std::io::stdout().lock();
     if let Err(e) = writeln!(out, "{}", redact(line)) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            tracing::warn!("cannot write to stdout: {e}");
         }
-        eprintln!("error: cannot write to stdout: {e}");
-        std::process::exit(2);
     }
 }
 
@@ -60,7 +66,8 @@ use ecomix_core::secrets::redact;
 /// deltalake 1.1 cleans up a failed upload in a detached task that calls object_store's
 /// `BufWriter::abort` after the writer began to shut down, which panics ("Already shut down")
 /// while the upload's own error is what ecomix reports; and a reader that panics on a corrupt
-/// input is reported as that input's error. Every other panic is printed as usual.
+/// input (a panic inside a third-party reader while an input is read) is reported as that
+/// input's error. Every other panic is printed as usual.
 fn quiet_upload_abort_panics() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -69,7 +76,11 @@ fn quiet_upload_abort_panics() {
         }) && info.payload().downcast_ref::<&str>() == Some(&"Already shut down");
         if in_abort {
             tracing::debug!("a failed upload's clean-up task ended early (deltalake)");
-        } else if ecomix_bronze::reading_untrusted_input() {
+        } else if ecomix_bronze::reading_untrusted_input()
+            && info
+                .location()
+                .is_some_and(|l| l.file().contains("registry/src/"))
+        {
             // Reported as the input's error ("corrupt file"); the details are for -vv.
             tracing::debug!("a reader panicked on a corrupt input: {info}");
         } else {
@@ -99,8 +110,7 @@ fn main() -> ExitCode {
             let rejected = error
                 .downcast_ref::<BronzeError>()
                 .is_some_and(|e| matches!(e, BronzeError::Rejected(_)));
-            let busy = error
-                .downcast_ref::<ecomix_lake::LakeError>()
+            let busy = lake_error(&error)
                 .is_some_and(|e| matches!(e, ecomix_lake::LakeError::Busy { .. }));
             eprintln!("error: {}", redact(&explain(&error)));
             ExitCode::from(match (rejected, busy) {
@@ -110,6 +120,28 @@ fn main() -> ExitCode {
             })
         }
     }
+}
+
+/// The lake error behind `error`, through the layers' wrappers (transparent ones hide it from
+/// the source chain).
+fn lake_error(error: &anyhow::Error) -> Option<&ecomix_lake::LakeError> {
+    use ecomix_gold::GoldError;
+    use ecomix_silver::SilverError;
+    error.chain().find_map(|e| {
+        e.downcast_ref::<ecomix_lake::LakeError>()
+            .or_else(|| match e.downcast_ref::<BronzeError>() {
+                Some(BronzeError::Lake(l)) => Some(l),
+                _ => None,
+            })
+            .or_else(|| match e.downcast_ref::<SilverError>() {
+                Some(SilverError::Lake(l)) => Some(l),
+                _ => None,
+            })
+            .or_else(|| match e.downcast_ref::<GoldError>() {
+                Some(GoldError::Lake(l)) => Some(l.as_ref()),
+                _ => None,
+            })
+    })
 }
 
 /// The error chain as one line; a storage failure deep in it (a stack of wrapped HTTP errors)

@@ -957,3 +957,74 @@ fn the_write_lease_keeps_runs_apart_and_expires_after_a_kill() {
     );
     succeeded(azurite.run(lake, &["ingest", "--force", "data/eco2mix-national-tr.csv"]));
 }
+
+/// A run whose lease expired while it was stalled (SIGSTOP: a frozen VM, a long GC pause) and
+/// was taken over by another run must not write on: it stops before its next commit (exit 3),
+/// and it does not free the other run's lease.
+#[test]
+fn a_run_that_lost_its_lease_stops_before_committing() {
+    let Some(azurite) = Azurite::start() else {
+        return;
+    };
+    let Some(national) = national_files() else {
+        return;
+    };
+    azurite.create_container("lake");
+    let lake = "az://lake/stalled";
+    succeeded(azurite.run(lake, &["run", "data/"]));
+
+    let seen = azurite.requests().len();
+    let stalled = azurite
+        .ecomix(lake)
+        .env("ECOMIX_LOCK_TTL_SECONDS", "3")
+        .args(["run", national.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !azurite.requests()[seen..]
+        .contains("PUT /devstoreaccount1/lake/stalled/system/writer.lock")
+    {
+        assert!(Instant::now() < deadline, "the run never took the lease");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pid = stalled.id().to_string();
+    let signal = |name: &str| {
+        assert!(
+            Command::new("kill")
+                .args([name, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    signal("-STOP");
+    std::thread::sleep(Duration::from_secs(4));
+    // The lease has expired: another run takes it over and writes.
+    let other = succeeded(
+        azurite
+            .ecomix(lake)
+            .env("ECOMIX_LOCK_TTL_SECONDS", "30")
+            .args(["ingest", "--force", "data/eco2mix-national-tr.csv"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        text(&other.stderr).contains("taking over the expired write lease"),
+        "{}",
+        text(&other.stderr)
+    );
+    signal("-CONT");
+    let output = stalled.wait_with_output().unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("took this run's write lease"), "{stderr}");
+    // The tables read, and a new run converges.
+    succeeded(azurite.run(lake, &["run", national.to_str().unwrap()]));
+    let (_, local_gold, _) = local_reference(&azurite);
+    let gold = azurite.dump_gold(lake);
+    for (name, table) in local_gold.as_object().unwrap() {
+        assert_eq!(gold[name]["rows"], table["rows"], "{name}");
+    }
+}

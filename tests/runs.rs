@@ -125,4 +125,19 @@ fn a_sas_signature_in_an_input_url_is_never_recorded_or_printed() {
             .any(|path| path.contains(signature))
     );
     assert_eq!(count(lake.path(), ECO2MIX_BRONZE), 672);
+    // Nor in bronze's lineage.
+    let files = strings(
+        &query(
+            lake.path(),
+            ECO2MIX_BRONZE,
+            "SELECT DISTINCT _source_file FROM t",
+        ),
+        0,
+    );
+    assert_eq!(files.len(), 1);
+    let file = files[0].clone().unwrap();
+    assert!(
+        file.contains("sig=***") && !file.contains(signature),
+        "{file}"
+    );
 }

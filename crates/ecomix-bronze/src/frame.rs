@@ -135,6 +135,11 @@ impl Dataset {
     }
 }
 
+/// At most this many unknown labels in one header become columns; more stay in `_rescued`.
+const MAX_NEW_COLUMNS: usize = 8;
+/// Column names made from labels are cut to this length.
+const MAX_NAME_LEN: usize = 64;
+
 /// What one header position feeds.
 #[derive(Debug, Clone)]
 enum Target {
@@ -255,11 +260,20 @@ pub fn build(
         .map(|f| f.name().clone())
         .collect();
     let mut extra: Vec<(usize, String)> = Vec::new();
+    let unknown = targets
+        .iter()
+        .filter(|t| matches!(t, Target::Unknown(_)))
+        .count();
+    // A header of mostly unknown labels is more likely a misread file than RTE's news: the
+    // table's schema only ever grows, so such labels stay in `_rescued` alone.
+    let widens = unknown <= MAX_NEW_COLUMNS;
     for (i, target) in targets.iter().enumerate() {
         if let Target::Unknown(label) = target
             && !grid.header[i].trim().is_empty()
+            && widens
         {
-            let base = catalogue::snake_case(label);
+            let mut base = catalogue::snake_case(label);
+            base.truncate(MAX_NAME_LEN);
             let mut name = base.clone();
             let mut n = 1;
             while taken.contains(&name) {

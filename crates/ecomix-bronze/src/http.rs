@@ -88,7 +88,9 @@ async fn fetch_once(
             ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        bar.set_message(url.rsplit('/').next().unwrap_or(url).to_string());
+        bar.set_message(ecomix_core::secrets::redact(
+            url.rsplit('/').next().unwrap_or(url),
+        ));
         bar
     } else {
         ProgressBar::hidden()

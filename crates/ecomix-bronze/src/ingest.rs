@@ -99,7 +99,9 @@ impl Input {
     fn name(&self) -> String {
         match self {
             Input::Path(p) => p.display().to_string(),
-            Input::Url(u) | Input::Object(u) => u.clone(),
+            // The name lands in bronze (`_source_file`) and in commit infos: a SAS signature
+            // in a URL is masked there too.
+            Input::Url(u) | Input::Object(u) => ecomix_core::secrets::redact(u),
         }
     }
 }

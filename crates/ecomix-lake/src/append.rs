@@ -151,9 +151,16 @@ impl Appender {
             .iter()
             .map(|field| match batch.column_by_name(field.name()) {
                 Some(c) if c.data_type() == field.data_type() => Ok(c.clone()),
-                Some(c) => {
-                    deltalake::arrow::compute::cast(c, field.data_type()).map_err(|e| fail(&e))
-                }
+                // Strict: a value that does not fit is an error, never a silent null.
+                Some(c) => deltalake::arrow::compute::cast_with_options(
+                    c,
+                    field.data_type(),
+                    &deltalake::arrow::compute::CastOptions {
+                        safe: false,
+                        ..Default::default()
+                    },
+                )
+                .map_err(|e| fail(&e)),
                 None => Ok(new_null_array(field.data_type(), rows)),
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -210,8 +217,8 @@ impl Appender {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        self.rows += batch.num_rows();
         let batch = self.conform(batch)?;
+        self.rows += batch.num_rows();
         let writer = self.writers.last_mut().expect("an appender has a writer");
         let result = match single_partition(&batch, &self.partition_columns) {
             // The usual case (one ingest, one date): skip the writer's split by partition, which
@@ -257,6 +264,7 @@ impl Appender {
         if adds.is_empty() && removes.is_empty() {
             return Ok(None);
         }
+        crate::lock::ensure_lease_held(self.lake.root().as_str())?;
         crate::crash::point("before-commit");
         let properties = CommitProperties::default().with_metadata(app_metadata);
         match self.existing {

@@ -36,6 +36,45 @@ pub struct Holder {
     /// For leases: when the lock is free if not renewed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<DateTime<Utc>>,
+    /// For leases: which acquisition this is, so a holder recognises its own lease.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub token: String,
+}
+
+/// Set when this process finds its lease taken by another run: commits then refuse to go on
+/// (see `Appender::commit`), as another writer may be in the lake.
+static LEASE_LOST: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Fails when this process's write lease was taken by another run.
+pub(crate) fn ensure_lease_held(lake: &str) -> Result<(), LakeError> {
+    if LEASE_LOST.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(LakeError::Busy {
+            lake: lake.to_string(),
+            holder: "another run took this run's write lease (it could not be renewed in time); \
+                     this run stops before committing more"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+/// Reads the lease back: whether it is still this acquisition's, and its current version.
+async fn still_ours(
+    store: &deltalake::logstore::ObjectStoreRef,
+    path: &object_store::path::Path,
+    token: &str,
+) -> Result<Option<UpdateVersion>, object_store::Error> {
+    let current = match store.get(path).await {
+        Ok(c) => c,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let version = UpdateVersion {
+        e_tag: current.meta.e_tag.clone(),
+        version: current.meta.version.clone(),
+    };
+    let holder: Option<Holder> = serde_json::from_slice(&current.bytes().await?).ok();
+    Ok(holder.filter(|h| h.token == token).map(|_| version))
 }
 
 impl std::fmt::Display for Holder {
@@ -66,6 +105,7 @@ struct Lease {
     heartbeat: tokio::task::JoinHandle<()>,
     store: deltalake::logstore::ObjectStoreRef,
     path: object_store::path::Path,
+    token: String,
 }
 
 impl Drop for Lease {
@@ -80,7 +120,13 @@ impl WriteLock {
     pub async fn release(self) {
         if let LockKind::Lease(lease) = &self._kind {
             lease.heartbeat.abort();
-            if let Err(e) = lease.store.delete(&lease.path).await {
+            // Only our own lease: another run may have taken it over.
+            let freed = match still_ours(&lease.store, &lease.path, &lease.token).await {
+                Ok(Some(_)) => lease.store.delete(&lease.path).await,
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = freed {
                 tracing::warn!(
                     "could not free the lake's write lease (it will expire): {}",
                     plain(&e)
@@ -107,6 +153,9 @@ fn holder(command: &str, lease: Option<Duration>) -> Holder {
         host: hostname(),
         since: now,
         expires: lease.map(|d| now + chrono::Duration::from_std(d).unwrap_or_default()),
+        token: lease
+            .map(|_| uuid::Uuid::new_v4().to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -117,12 +166,16 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "unknown host".into())
 }
 
+/// Shorter leases would be renewed in a tight loop (the tests use 3 s).
+const MIN_LEASE: Duration = Duration::from_secs(2);
+
 fn lease_length() -> Duration {
     std::env::var("ECOMIX_LOCK_TTL_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
         .map(Duration::from_secs)
         .unwrap_or(DEFAULT_LEASE)
+        .max(MIN_LEASE)
 }
 
 impl Lake {
@@ -181,6 +234,7 @@ impl Lake {
         let fail = |e: object_store::Error| self.storage_error(self.root.as_str(), &e);
         let body = |h: &Holder| PutPayload::from(serde_json::to_vec(h).expect("serializes"));
         let mut me = holder(command, Some(length));
+        let token = me.token.clone();
         let created = store
             .put_opts(&path, body(&me), PutOptions::from(PutMode::Create))
             .await;
@@ -251,6 +305,25 @@ impl Lake {
                             version: put.version,
                         }
                     }
+                    // The renewal may have landed with its answer lost (the version we hold
+                    // is then stale), or another run took the lease after it expired.
+                    Err(
+                        object_store::Error::Precondition { .. }
+                        | object_store::Error::NotFound { .. },
+                    ) => match still_ours(&beat_store, &beat_path, &me.token).await {
+                        Ok(Some(current)) => version = current,
+                        Ok(None) => {
+                            LEASE_LOST.store(true, std::sync::atomic::Ordering::SeqCst);
+                            tracing::error!(
+                                "this run's write lease was taken by another run: it stops \
+                                     before its next commit"
+                            );
+                            return;
+                        }
+                        Err(e) => {
+                            tracing::warn!("could not renew the lake's write lease: {}", plain(&e))
+                        }
+                    },
                     // A transient failure: the next beat tries again within the lease.
                     Err(e) => {
                         tracing::warn!("could not renew the lake's write lease: {}", plain(&e))
@@ -262,6 +335,7 @@ impl Lake {
             heartbeat,
             store,
             path,
+            token,
         })
     }
 }

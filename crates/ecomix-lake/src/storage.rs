@@ -286,7 +286,9 @@ impl Lake {
         let (store, path) = self.store_for(&url)?;
         if !location.ends_with('/') {
             match store.head(&path).await {
-                Ok(_) => return Ok(vec![location.to_string()]),
+                // On ADLS Gen2 a folder is an object too, of size 0: listed below.
+                Ok(meta) if meta.size > 0 => return Ok(vec![location.to_string()]),
+                Ok(_) => {}
                 Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(self.storage_error(location, &e)),
             }
@@ -296,7 +298,6 @@ impl Lake {
             .try_collect()
             .await
             .map_err(|e| self.storage_error(location, &e))?;
-        let base = url.as_str().trim_end_matches('/');
         let prefix = path.as_ref();
         let mut names: Vec<String> = objects
             .iter()
@@ -307,7 +308,17 @@ impl Lake {
                     .strip_prefix(prefix)?
                     .trim_start_matches('/');
                 let hidden = relative.split('/').any(|part| part.starts_with('.'));
-                (!relative.is_empty() && !hidden).then(|| format!("{base}/{relative}"))
+                if relative.is_empty() || hidden {
+                    return None;
+                }
+                // Segment by segment, so that '#', '?' or '%' in a blob name stay its own.
+                let mut object = url.clone();
+                object
+                    .path_segments_mut()
+                    .ok()?
+                    .pop_if_empty()
+                    .extend(relative.split('/'));
+                Some(object.to_string())
             })
             .collect();
         names.sort();
