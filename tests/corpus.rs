@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -15,28 +15,6 @@ use ecomix_core::layout::{ECO2MIX_BRONZE, TEMPO_BRONZE};
 
 /// What one ingest may take before it counts as a hang.
 const TIME_BOUND: Duration = Duration::from_secs(60);
-
-/// The seeds: every sample file (each published format) and real files of other shapes.
-fn seeds() -> Vec<PathBuf> {
-    let mut seeds: Vec<PathBuf> = std::fs::read_dir(repo_root().join("data"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    if let Some(real) = real_data() {
-        for relative in [
-            "derived/pierre-haessig__french-elec/RTE_CO2mix_2012-03-01.csv",
-            "xlsx/GreenForecast-Squad__energetic-stress-production/eCO2mix_RTE_tempo_2023-2024.xlsx",
-            "rte_xls/regional/P-Mercator__Masters_Thesis@60884e0/eCO2mix_RTE_PACA_En-cours-TR.xls",
-            "odre/JunzhangZHONG__Lambda_eCO2mix/eco2mix-national-tr.parquet",
-        ] {
-            let path = real.join(relative);
-            assert!(path.is_file(), "{} is missing", path.display());
-            seeds.push(path);
-        }
-    }
-    seeds.sort();
-    seeds
-}
 
 /// The lines of a text file, with its line ends and field separator.
 fn lines(bytes: &[u8]) -> (Vec<Vec<u8>>, u8) {
@@ -213,7 +191,7 @@ fn malformed_variants_are_ingested_or_refused_cleanly() {
     } else {
         240
     };
-    let seeds = seeds();
+    let seeds = seed_files();
     let contents: Vec<Vec<u8>> = seeds.iter().map(|p| read_plain(p)).collect();
     let lake = tempfile::tempdir().unwrap();
     let sample = repo_root().join("data");

@@ -94,20 +94,7 @@ fn mutate(input: &mut Vec<u8>, other: &[u8], random: &mut Random) {
 
 /// The seed files for a target.
 fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(repo_root().join("data"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    if let Some(real) = real_data() {
-        for relative in [
-            "derived/pierre-haessig__french-elec/RTE_CO2mix_2012-03-01.csv",
-            "xlsx/GreenForecast-Squad__energetic-stress-production/eCO2mix_RTE_tempo_2023-2024.xlsx",
-            "odre/JunzhangZHONG__Lambda_eCO2mix/eco2mix-national-tr.parquet",
-        ] {
-            paths.push(real.join(relative));
-        }
-    }
-    paths.sort();
+    let paths = seed_files();
     paths
         .into_iter()
         .map(|p| {

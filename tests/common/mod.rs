@@ -328,3 +328,26 @@ impl Random {
         (self.next() % n.max(1) as u64) as usize
     }
 }
+
+/// Seeds for generated bad inputs: every sample file (each published format) and real files of
+/// other shapes (a legacy daily CSV, a workbook, a regional RTE file, the portal's Parquet).
+pub fn seed_files() -> Vec<PathBuf> {
+    let mut seeds: Vec<PathBuf> = std::fs::read_dir(repo_root().join("data"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    if let Some(real) = real_data() {
+        for relative in [
+            "derived/pierre-haessig__french-elec/RTE_CO2mix_2012-03-01.csv",
+            "xlsx/GreenForecast-Squad__energetic-stress-production/eCO2mix_RTE_tempo_2023-2024.xlsx",
+            "rte_xls/regional/P-Mercator__Masters_Thesis@60884e0/eCO2mix_RTE_PACA_En-cours-TR.xls",
+            "odre/JunzhangZHONG__Lambda_eCO2mix/eco2mix-national-tr.parquet",
+        ] {
+            let path = real.join(relative);
+            assert!(path.is_file(), "{} is missing", path.display());
+            seeds.push(path);
+        }
+    }
+    seeds.sort();
+    seeds
+}

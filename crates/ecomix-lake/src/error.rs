@@ -28,30 +28,26 @@ pub enum LakeError {
 
 impl LakeError {
     pub(crate) fn delta(table: TableRef, source: deltalake::DeltaTableError) -> Self {
-        match StorageProblem::find(&error_chain_text(&source)) {
-            Some(problem) => Self::Storage {
-                what: format!("table {table}"),
-                problem,
-            },
-            None => Self::Delta {
-                table: table.to_string(),
-                source,
-            },
-        }
+        Self::storage(table, &error_chain_text(&source)).unwrap_or_else(|| Self::Delta {
+            table: table.to_string(),
+            source,
+        })
     }
 
     pub(crate) fn query(table: TableRef, message: impl ToString) -> Self {
         let message = message.to_string();
-        match StorageProblem::find(&message) {
-            Some(problem) => Self::Storage {
-                what: format!("table {table}"),
-                problem,
-            },
-            None => Self::Query {
-                table: table.to_string(),
-                message,
-            },
-        }
+        Self::storage(table, &message).unwrap_or_else(|| Self::Query {
+            table: table.to_string(),
+            message,
+        })
+    }
+
+    /// A storage problem told in one sentence, when `text` shows one.
+    fn storage(table: TableRef, text: &str) -> Option<Self> {
+        StorageProblem::find(text).map(|problem| Self::Storage {
+            what: format!("table {table}"),
+            problem,
+        })
     }
 
     /// The storage problem behind this error, if that is what it is.

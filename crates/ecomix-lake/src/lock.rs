@@ -92,7 +92,7 @@ impl std::fmt::Display for Holder {
 
 /// The lake's write lock, held until dropped.
 pub struct WriteLock {
-    _kind: LockKind,
+    kind: LockKind,
 }
 
 enum LockKind {
@@ -118,7 +118,7 @@ impl Drop for Lease {
 impl WriteLock {
     /// Frees the lock at once: for a lease, deletes it, sparing the next run its expiry.
     pub async fn release(self) {
-        if let LockKind::Lease(lease) = &self._kind {
+        if let LockKind::Lease(lease) = &self.kind {
             lease.heartbeat.abort();
             // Only our own lease: another run may have taken it over.
             let freed = match still_ours(&lease.store, &lease.path, &lease.token).await {
@@ -187,7 +187,7 @@ impl Lake {
         } else {
             LockKind::File(self.file_lock(command)?)
         };
-        Ok(WriteLock { _kind: kind })
+        Ok(WriteLock { kind })
     }
 
     fn file_lock(&self, command: &str) -> Result<File, LakeError> {
@@ -229,7 +229,7 @@ impl Lake {
 
     async fn lease(&self, command: &str) -> Result<Lease, LakeError> {
         let (store, root) = self.store_for(&self.root)?;
-        let path = root.join("system").join("writer.lock");
+        let path = object_store::path::Path::from(format!("{root}/{LOCK_PATH}"));
         let length = lease_length();
         let fail = |e: object_store::Error| self.storage_error(self.root.as_str(), &e);
         let body = |h: &Holder| PutPayload::from(serde_json::to_vec(h).expect("serializes"));

@@ -177,12 +177,12 @@ fn http_status(text: &str) -> Option<u16> {
 
 /// "after 3 retries in 4.2s", from object_store's retry error.
 fn retry_summary(text: &str) -> Option<String> {
-    let start = text.find(", after ")? + ", after ".len();
-    let retries: String = text[start..]
+    let request = &text[text.find("Error performing ")?..];
+    let start = request.find(", after ")? + ", after ".len();
+    let retries: String = request[start..]
         .chars()
         .take_while(char::is_ascii_digit)
         .collect();
-    let request = text.find("Error performing ").map_or(text, |i| &text[i..]);
     let elapsed = request
         .find(" in ")
         .map(|i| &request[i + 4..])
