@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Benchmarks on the real files of ../shared/data/real.
+"""Benchmarks at three scales: the real files of ../shared/data/real, a synthetic history the
+size of the real one (14 years x 13 perimeters: France and its 12 regions), and ten times that
+(14 years x 130 perimeters). SCALES=real,history,history10 picks them.
 
 ingest: end to end (read, sniff, decode, parse, Delta commit), on the four national real-time
 files, then on all regional files; each set RUNS times into a fresh lake. Reported: the median
@@ -8,10 +10,13 @@ run's MB/s of raw (decompressed) text, rows/s, and the peak RSS of the process.
 transform: `transform --full` of a lake holding every real eCO2mix file (national, regional,
 portal exports, legacy), RUNS times; bronze rows read per second and peak RSS.
 
-job: the whole job on the national and regional files into a fresh lake, JOB_RUNS times: each
-step on its own (ingest, transform, gold, optimize), `ecomix run` end to end, and the Python
-reference (scripts/reference_pipeline.py: the same ingest -> silver -> gold with Polars and
-deltalake, no optimize) on the same input; medians, peak RSS and the ratios.
+job, at each scale: into a fresh lake, each step on its own (ingest, transform, gold,
+optimize), then `ecomix run` end to end, then the Python reference (scripts/reference_pipeline.py:
+the same ingest -> silver -> gold with Polars and deltalake, no optimize) on the same input:
+wall time, rows/s, MB/s, peak RSS, output size and the ratios; JOB_RUNS times for the real
+files, HISTORY_RUNS (1) for the synthetic ones. At the synthetic scales, also the incremental
+daily run: `ecomix run` of the next day's real-time file on top of the whole history.
+The synthetic files are generated once by `ecomix synth` into BENCH_CACHE (~/.cache/ecomix-bench).
 """
 import json
 import os
@@ -30,6 +35,9 @@ TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 BINARY = TARGET / "debug" / "ecomix"
 RUNS = int(os.environ.get("RUNS", "5"))
 JOB_RUNS = int(os.environ.get("JOB_RUNS", "3"))
+HISTORY_RUNS = int(os.environ.get("HISTORY_RUNS", "1"))
+SCALES = os.environ.get("SCALES", "real,history,history10").split(",")
+CACHE = pathlib.Path(os.environ.get("BENCH_CACHE", pathlib.Path.home() / ".cache" / "ecomix-bench"))
 
 
 def timed_command(argv, stdout_path):
@@ -59,46 +67,110 @@ def median(runs):
     return sorted(runs, key=lambda r: r[0])[len(runs) // 2]
 
 
-def bench_job(files):
-    """Each step, the whole `ecomix run`, and the Python reference, on the same files."""
+def lake_bytes(lake, prefixes):
+    """Bytes of the live files of the lake's tables whose name starts with one of prefixes."""
+    report_path = os.path.join(lake, "status.json")
+    timed_command([str(BINARY), "--lake", lake, "--json", "-q", "status"], report_path)
+    tables = json.loads(pathlib.Path(report_path).read_text())["tables"]
+    return sum(t["bytes"] for t in tables if t["table"].startswith(prefixes))
+
+
+def folder_bytes(folder):
+    return sum(p.stat().st_size for p in pathlib.Path(folder).rglob("*") if p.is_file())
+
+
+STEP_OUTPUT = {"ingest": ("bronze.",), "transform": ("silver.",), "gold": ("gold.",),
+               "optimize": ("bronze.", "silver.", "gold.")}
+
+
+def bench_job(label, files, runs, python=True, daily=None):
+    """Each step, the whole `ecomix run`, the Python reference and, given `daily` (a file for
+    the day after the history), the incremental daily run, on the same files; medians."""
     names = list(map(str, files))
-    steps = {"ingest": [], "transform": [], "gold": [], "optimize": []}
-    whole, python = [], []
-    for _ in range(JOB_RUNS):
+    steps = {step: [] for step in STEP_OUTPUT}
+    whole, python_runs, incremental = [], [], []
+    for _ in range(runs):
         lake = tempfile.mkdtemp(prefix="ecomix-bench-")
         try:
-            steps["ingest"].append(timed(lake, "ingest", *names))
-            for step in ("transform", "gold", "optimize"):
-                steps[step].append(timed(lake, step))
+            for step in STEP_OUTPUT:
+                args = ("ingest", *names) if step == "ingest" else (step,)
+                seconds, peak, report = timed(lake, *args)
+                steps[step].append((seconds, peak, report, lake_bytes(lake, STEP_OUTPUT[step])))
         finally:
             shutil.rmtree(lake, ignore_errors=True)
         lake = tempfile.mkdtemp(prefix="ecomix-bench-")
         try:
-            whole.append(timed(lake, "run", *names))
+            seconds, peak, report = timed(lake, "run", *names)
+            whole.append((seconds, peak, report, lake_bytes(lake, ("bronze.", "silver.", "gold."))))
+            if daily:
+                incremental.append(timed(lake, "run", str(daily)))
         finally:
             shutil.rmtree(lake, ignore_errors=True)
-        lake = tempfile.mkdtemp(prefix="ecomix-bench-py-")
-        try:
-            script = ROOT / "scripts" / "reference_pipeline.py"
-            python.append(timed_command([sys.executable, str(script), lake, *names],
-                                        os.path.join(lake, "out.txt")))
-        finally:
-            shutil.rmtree(lake, ignore_errors=True)
-    mb = median(steps["ingest"])[2]["bytes_read"] / 1e6
-    rows = sum(t["rows_written"] for t in median(steps["ingest"])[2]["tables"])
-    print(f"job on {len(files)} files, {mb:.1f} MB, {rows} bronze rows; {JOB_RUNS} runs, median shown")
-    for step, runs in steps.items():
-        seconds, peak, _ = median(runs)
-        print(f"  {step:<22} {seconds:7.3f} s  peak RSS {peak:7.1f} MiB")
-    seconds, peak, _ = median(whole)
-    py_seconds, py_peak = median(python)
+        if python:
+            lake = tempfile.mkdtemp(prefix="ecomix-bench-py-")
+            try:
+                script = ROOT / "scripts" / "reference_pipeline.py"
+                seconds, peak = timed_command([sys.executable, str(script), lake, *names],
+                                              os.path.join(lake, "out.txt"))
+                python_runs.append((seconds, peak, None, folder_bytes(lake)))
+            finally:
+                shutil.rmtree(lake, ignore_errors=True)
+    ingest_report = median(steps["ingest"])[2]
+    mb = ingest_report["bytes_read"] / 1e6
+    rows = sum(t["rows_written"] for t in ingest_report["tables"])
+    print(f"\n== {label}: {len(files)} files, {mb:,.1f} MB of raw text, {rows:,} bronze rows; "
+          f"{runs} run(s), median shown")
+    print("  rows/s and MB/s are the input's bronze rows and raw text over the step's wall time;")
+    print("  output is the live size of the tables the step writes (Delta, Parquet + log)")
+    print(f"  {'step':<22} {'wall s':>8} {'rows/s':>12} {'MB/s':>8} {'peak RSS MiB':>13} {'output MiB':>11}")
+
+    def line(name, measure):
+        seconds, peak, _, size = measure
+        print(f"  {name:<22} {seconds:8.2f} {rows / seconds:12,.0f} {mb / seconds:8.1f} "
+              f"{peak:13,.0f} {size / 2**20:11,.1f}")
+
+    for step, measures in steps.items():
+        line(step, median(measures))
+    line("ecomix run (e2e)", median(whole))
+    seconds = median(whole)[0]
     no_optimize = sum(median(steps[s])[0] for s in ("ingest", "transform", "gold"))
-    print(f"  {'ecomix run':<22} {seconds:7.3f} s  peak RSS {peak:7.1f} MiB  {rows / seconds:>10,.0f} rows/s"
-          f"  {mb / seconds:6.1f} MB/s")
-    print(f"  {'python reference':<22} {py_seconds:7.3f} s  peak RSS {py_peak:7.1f} MiB")
-    print(f"  ratio python / ecomix: {py_seconds / seconds:.2f}x end to end (ecomix with optimize), "
-          f"{py_seconds / no_optimize:.2f}x for ingest+transform+gold; "
-          f"peak RSS {py_peak / peak:.1f}x")
+    if python_runs:
+        line("python reference", median(python_runs))
+        py_seconds, py_peak = median(python_runs)[:2]
+        print(f"  ratio python / ecomix: {py_seconds / seconds:.1f}x end to end (ecomix run, with "
+              f"optimize); {py_seconds / no_optimize:.1f}x for the same work (ingest + transform "
+              f"+ gold); peak RSS {py_peak / median(whole)[1]:.1f}x")
+    else:
+        print(f"  python reference: not run at this scale ({python_skip_reason})")
+    if incremental:
+        seconds, peak, report = median(incremental)
+        print(f"  {'daily run (1 new file)':<22} {seconds:8.2f} {'':>12} {'':>8} {peak:13,.0f}"
+              f"   (`ecomix run` of the next day's real-time file on top of the history)")
+
+
+python_skip_reason = ""
+
+
+def synthetic(label, perimeters, years=14):
+    """The synthetic history (cached under ~/.cache/ecomix-bench: the generator is
+    deterministic) and the real-time file of the day after it."""
+    first = 2012
+    last = first + years - 1
+    folder = CACHE / f"history-{first}-{last}-{perimeters}"
+    daily = CACHE / f"daily-{last + 1}-01-01"
+    for out, args in ((folder, ["--from", f"{first}-01-01", "--to", f"{last}-12-31",
+                                "--perimeters", str(perimeters)]),
+                      (daily, ["--from", f"{last + 1}-01-01", "--to", f"{last + 1}-01-01",
+                               "--perimeters", "1"])):
+        stamp = out / ".complete"
+        if not stamp.exists():
+            shutil.rmtree(out, ignore_errors=True)
+            started = time.perf_counter()
+            subprocess.run([str(BINARY), "-q", "synth", "--out", str(out), *args], check=True)
+            stamp.touch()
+            print(f"  (generated {out} in {time.perf_counter() - started:.1f} s)")
+    files = sorted(p for p in folder.iterdir() if p.suffix == ".xls")
+    return files, next(p for p in daily.iterdir() if p.suffix == ".xls")
 
 
 def run_once(files):
@@ -134,21 +206,37 @@ def bench(label, files):
 
 
 def main():
+    global python_skip_reason
     if not BINARY.exists():
         sys.exit(f"{BINARY} is missing: run `cargo build` first")
-    if not REAL.is_dir():
-        print(f"SKIPPED: {REAL} is absent")
-        return
-    national = sorted(p for p in (REAL / "rte_xls" / "national").rglob("*") if p.is_file())
-    regional = sorted(p for p in (REAL / "rte_xls" / "regional").rglob("*") if p.is_file())
-    print(f"ecomix, {RUNS} runs per measure, median shown")
-    bench("national real-time", national)
-    bench("regional (all)", regional)
-    everything = national + regional + sorted(
-        p for sub in ("odre", "derived") for p in (REAL / sub).rglob("*") if p.is_file()
-    )
-    bench_transform(everything)
-    bench_job(national + regional)
+    if "real" in SCALES:
+        if not REAL.is_dir():
+            print(f"SKIPPED the real files: {REAL} is absent")
+        else:
+            national = sorted(p for p in (REAL / "rte_xls" / "national").rglob("*") if p.is_file())
+            regional = sorted(p for p in (REAL / "rte_xls" / "regional").rglob("*") if p.is_file())
+            print(f"ecomix, {RUNS} runs per measure, median shown")
+            bench("national real-time", national)
+            bench("regional (all)", regional)
+            everything = national + regional + sorted(
+                p for sub in ("odre", "derived") for p in (REAL / sub).rglob("*") if p.is_file()
+            )
+            bench_transform(everything)
+            bench_job("real files (national and regional)", national + regional, JOB_RUNS)
+    python_peak_gib = None
+    if "history" in SCALES:
+        files, daily = synthetic("history", 13)
+        bench_job("synthetic full history: 14 years x 13 perimeters", files, HISTORY_RUNS,
+                  daily=daily)
+    if "history10" in SCALES:
+        files, daily = synthetic("history10", 130)
+        # At 1x the reference already peaks near 20 GiB (Polars holds every frame in memory):
+        # 10x would need ten times that, more than the machine has.
+        run_python = os.environ.get("PYTHON_AT_10X") == "1"
+        python_skip_reason = ("it holds the whole input in memory: ~20 GiB at 1x, so ~200 GiB "
+                              "at 10x; PYTHON_AT_10X=1 runs it anyway")
+        bench_job("synthetic 10x: 14 years x 130 perimeters", files, HISTORY_RUNS,
+                  python=run_python, daily=daily)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,16 @@ pub struct SynthArgs {
     /// Seed of the generator: the same seed writes the same bytes.
     #[arg(long, default_value_t = 2012)]
     pub seed: u64,
+    /// Write a whole history from this day (YYYY-MM-DD) instead of the bundled sample: for each
+    /// perimeter, definitive years, the current year's consolidated file and a real-time one.
+    #[arg(long, requires = "to")]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last day of the history.
+    #[arg(long, requires = "from")]
+    pub to: Option<chrono::NaiveDate>,
+    /// Perimeters of the history: France, then the 12 regions, then sites (Site-0001, ...).
+    #[arg(long, default_value_t = 13, requires = "from")]
+    pub perimeters: usize,
 }
 
 #[derive(Debug, Args)]

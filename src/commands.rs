@@ -340,10 +340,19 @@ pub async fn transform(
         run_id: run_id.map_or_else(new_run_id, String::from),
         partitioning,
         rule_levels,
+        batch_rows: settings
+            .batch_rows
+            .unwrap_or(ecomix_silver::DEFAULT_BATCH_ROWS)
+            .max(1),
+        progress: None,
     };
     let started_at = Utc::now();
     let started = Instant::now();
     let spinner = Spinner::start(ctx, "transform: building silver from bronze");
+    let options = ecomix_silver::TransformOptions {
+        progress: spinner.progress("transform: building silver from bronze"),
+        ..options
+    };
     let result = ecomix_silver::transform(&ctx.lake, &options).await;
     drop(spinner);
     let mut run = run_record("transform", &options.run_id, started_at);
@@ -651,8 +660,21 @@ async fn download(cli: &Cli, args: &cli::DownloadArgs) -> anyhow::Result<ExitCod
 
 /// Writes synthetic eCO2mix files in the published formats.
 fn synth(cli: &Cli, args: &cli::SynthArgs) -> anyhow::Result<ExitCode> {
-    let written = ecomix_synth::write_sample(&args.out, args.seed)
-        .with_context(|| format!("writing the sample into {}", args.out.display()))?;
+    let mut written = match (args.from, args.to) {
+        (Some(from), Some(to)) => {
+            anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
+            let history = ecomix_synth::History {
+                from,
+                to,
+                perimeters: args.perimeters,
+                seed: args.seed,
+            };
+            ecomix_synth::write_history(&args.out, &history)
+        }
+        _ => ecomix_synth::write_sample(&args.out, args.seed),
+    }
+    .with_context(|| format!("writing synthetic files into {}", args.out.display()))?;
+    written.sort_by(|a, b| a.path.cmp(&b.path));
     if cli.json {
         say!("{}", serde_json::to_string_pretty(&written)?);
     } else if !cli.quiet {
@@ -675,6 +697,17 @@ impl Spinner {
         let bar = indicatif::ProgressBar::new_spinner().with_message(message.to_string());
         bar.enable_steady_tick(Duration::from_millis(120));
         Self(Some(bar))
+    }
+}
+
+impl Spinner {
+    /// A callback that shows "(batch k of n)" after the spinner's message.
+    fn progress(&self, message: &str) -> Option<ecomix_silver::Progress> {
+        let bar = self.0.clone()?;
+        let message = message.to_string();
+        Some(std::sync::Arc::new(move |done, total| {
+            bar.set_message(format!("{message} (batch {done} of {total})"));
+        }))
     }
 }
 

@@ -85,6 +85,8 @@ pub struct TransformConfig {
     /// Quality rule levels by rule name: `warn`, `quarantine` or `fail`.
     #[serde(default)]
     pub rules: BTreeMap<String, String>,
+    /// Bronze rows rebuilt per batch of periods (memory is bounded by it); default 1,000,000.
+    pub batch_rows: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -9,10 +9,12 @@ use deltalake::arrow::array::{Array, AsArray, Date32Array, Float64Array, Int32Ar
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use deltalake::datafusion::datasource::MemTable;
+use deltalake::datafusion::execution::SendableRecordBatchStream;
 use deltalake::datafusion::prelude::SessionContext;
 use ecomix_core::TIME_ZONE;
 use ecomix_lake::{Appender, Lake, LakeError, Snapshot};
 use ecomix_silver::ECO2MIX_SILVER;
+use futures::StreamExt;
 use serde::Serialize;
 
 use crate::tables::{self, GoldTable, PERIMETER, TABLES};
@@ -141,10 +143,6 @@ pub async fn build(lake: &Lake, options: &GoldOptions) -> Result<GoldReport, Gol
         } else {
             &years
         };
-        let batches = match &ctx {
-            Some(ctx) => compute(ctx, table, partitions).await?,
-            None => Vec::new(),
-        };
         let mut appender =
             Appender::start(lake, table.table, table.schema(), &[table.partition]).await?;
         appender = if full {
@@ -153,9 +151,14 @@ pub async fn build(lake: &Lake, options: &GoldOptions) -> Result<GoldReport, Gol
             appender.replacing_partitions(table.partition, partitions.iter().map(i32::to_string))
         };
         let mut rows = 0;
-        for batch in batches {
-            rows += batch.num_rows();
-            appender.write(batch).await?;
+        if let Some(ctx) = &ctx {
+            // Streamed into the table's files: the results are never all in memory at once.
+            let mut batches = compute(ctx, table, partitions).await?;
+            while let Some(batch) = batches.next().await {
+                let batch = conform(table, batch.map_err(compute_error(table.name()))?)?;
+                rows += batch.num_rows();
+                appender.write(batch).await?;
+            }
         }
         let version = appender.commit(metadata.clone()).await?;
         tracing::info!(table = table.name(), rows, ?version, "gold table written");
@@ -260,7 +263,7 @@ async fn compute(
     ctx: &SessionContext,
     table: &GoldTable,
     partitions: &BTreeSet<i32>,
-) -> Result<Vec<RecordBatch>, GoldError> {
+) -> Result<SendableRecordBatchStream, GoldError> {
     let fail = compute_error(table.name());
     let wanted: Vec<String> = partitions.iter().map(i32::to_string).collect();
     let sql = format!(
@@ -269,41 +272,32 @@ async fn compute(
         table.partition,
         wanted.join(", ")
     );
-    let batches = ctx
-        .sql(&sql)
+    ctx.sql(&sql)
         .await
         .map_err(&fail)?
-        .collect()
+        .execute_stream()
         .await
-        .map_err(&fail)?;
+        .map_err(&fail)
+}
+
+/// A computed batch under the table's declared schema.
+fn conform(table: &GoldTable, batch: RecordBatch) -> Result<RecordBatch, GoldError> {
+    let fail = |message: String| GoldError::Compute {
+        table: table.name().to_string(),
+        message,
+    };
     let schema = table.schema();
-    batches
-        .into_iter()
-        .filter(|b| b.num_rows() > 0)
-        .map(|batch| {
-            let columns = schema
-                .fields()
-                .iter()
-                .map(|field| {
-                    let column =
-                        batch
-                            .column_by_name(field.name())
-                            .ok_or_else(|| GoldError::Compute {
-                                table: table.name().to_string(),
-                                message: format!("the SQL gives no column {}", field.name()),
-                            })?;
-                    cast(column, field.data_type()).map_err(|e| GoldError::Compute {
-                        table: table.name().to_string(),
-                        message: e.to_string(),
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            RecordBatch::try_new(schema.clone(), columns).map_err(|e| GoldError::Compute {
-                table: table.name().to_string(),
-                message: e.to_string(),
-            })
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let column = batch
+                .column_by_name(field.name())
+                .ok_or_else(|| fail(format!("the SQL gives no column {}", field.name())))?;
+            cast(column, field.data_type()).map_err(|e| fail(e.to_string()))
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(schema, columns).map_err(|e| fail(e.to_string()))
 }
 
 /// One row per local date from `start` to `end`: its length in hours (23 on the spring-forward

@@ -8,7 +8,7 @@ use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, StructType};
+use deltalake::kernel::{Action, Add, StructType};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
 use deltalake::{DeltaTable, DeltaTableError};
@@ -34,10 +34,21 @@ pub struct Appender {
     /// the new columns, which readers see as nulls.
     writers: Vec<RecordBatchWriter>,
     properties: Option<deltalake::parquet::file::properties::WriterProperties>,
+    /// Files finalized by [`Appender::seal`], added by the commit.
+    sealed: Vec<Add>,
     rows: usize,
     /// Partitions whose current files the commit removes (a replace rather than an append).
     replace: Option<Replace>,
 }
+
+/// Rows per Parquet row group: small enough that a reader filtering on a column the rows are
+/// grouped by (bronze's dates, silver's instants) skips most of a file by its statistics, and
+/// that an open file holds little in memory before its row group is encoded and uploaded.
+const ROW_GROUP_ROWS: usize = 65_536;
+
+/// A file is finished and a new one started past this size: a bulk ingest of a whole history
+/// gives files readers can scan in parallel and that compaction leaves alone.
+const FILE_BYTES: u64 = 128 * 1024 * 1024;
 
 /// Which existing files a replacing commit removes.
 #[derive(Debug, Clone)]
@@ -77,7 +88,8 @@ impl Appender {
                 Some(lake.storage_options().clone()),
             ),
         }
-        .map_err(|e| LakeError::delta(table, e))?;
+        .map_err(|e| LakeError::delta(table, e))?
+        .with_target_file_size(FILE_BYTES);
         // An existing table's schema may have grown beyond `schema` (columns an earlier file
         // brought): batches are written under the table's.
         let schema = match &existing {
@@ -93,6 +105,7 @@ impl Appender {
             partition_columns,
             writers: vec![writer],
             properties: None,
+            sealed: Vec::new(),
             rows: 0,
             replace: None,
         })
@@ -138,7 +151,8 @@ impl Appender {
                 Some(self.partition_columns.clone()),
                 Some(self.lake.storage_options().clone()),
             )
-            .map_err(|e| LakeError::delta(self.table_ref, e))?;
+            .map_err(|e| LakeError::delta(self.table_ref, e))?
+            .with_target_file_size(FILE_BYTES);
             if let Some(properties) = &self.properties {
                 writer = writer.with_writer_properties(properties.clone());
             }
@@ -176,6 +190,7 @@ impl Appender {
         let mut properties = WriterProperties::builder()
             .set_created_by(format!("ecomix {}", env!("CARGO_PKG_VERSION")))
             .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_dictionary_enabled(false);
         for column in columns {
             properties = properties.set_column_dictionary_enabled(ColumnPath::from(*column), true);
@@ -238,6 +253,20 @@ impl Appender {
         self.rows
     }
 
+    /// Finalizes the files written so far without committing them: what their open row groups
+    /// held is uploaded and freed, so memory follows the batch, not the whole append. The
+    /// commit still adds every file in one version.
+    pub async fn seal(&mut self) -> Result<(), LakeError> {
+        for writer in &mut self.writers {
+            let adds = writer
+                .flush()
+                .await
+                .map_err(|e| LakeError::delta(self.table_ref, e))?;
+            self.sealed.extend(adds);
+        }
+        Ok(())
+    }
+
     /// Commits everything written as one new table version, recording `app_metadata` in the
     /// commit info. Returns the new version, or `None` when nothing was written.
     pub async fn commit(
@@ -246,7 +275,10 @@ impl Appender {
     ) -> Result<Option<u64>, LakeError> {
         let table_ref = self.table_ref;
         let fail = |e: DeltaTableError| LakeError::delta(table_ref, e);
-        let mut adds: Vec<Action> = Vec::new();
+        let mut adds: Vec<Action> = std::mem::take(&mut self.sealed)
+            .into_iter()
+            .map(Action::Add)
+            .collect();
         for writer in &mut self.writers {
             adds.extend(
                 writer
@@ -338,6 +370,87 @@ impl Appender {
                 Ok(created.version())
             }
         }
+    }
+}
+
+/// An [`Appender`] driven from a task of its own, so that encoding and uploading Parquet runs
+/// beside the work that produces the batches (on the other core) rather than after it.
+pub struct BackgroundAppender {
+    jobs: Option<tokio::sync::mpsc::Sender<Job>>,
+    task: Option<tokio::task::JoinHandle<Result<Appender, LakeError>>>,
+}
+
+enum Job {
+    Write(RecordBatch),
+    Seal,
+}
+
+/// Batches queued ahead of the writer: enough to keep it busy, few enough to bound memory.
+const QUEUED_BATCHES: usize = 4;
+
+impl Appender {
+    pub fn in_background(mut self) -> BackgroundAppender {
+        let (jobs, mut queue) = tokio::sync::mpsc::channel(QUEUED_BATCHES);
+        let task = tokio::spawn(async move {
+            while let Some(job) = queue.recv().await {
+                match job {
+                    Job::Write(batch) => self.write(batch).await?,
+                    Job::Seal => self.seal().await?,
+                }
+            }
+            Ok(self)
+        });
+        BackgroundAppender {
+            jobs: Some(jobs),
+            task: Some(task),
+        }
+    }
+}
+
+impl BackgroundAppender {
+    pub async fn write(&mut self, batch: RecordBatch) -> Result<(), LakeError> {
+        self.send(Job::Write(batch)).await
+    }
+
+    /// See [`Appender::seal`].
+    pub async fn seal(&mut self) -> Result<(), LakeError> {
+        self.send(Job::Seal).await
+    }
+
+    async fn send(&mut self, job: Job) -> Result<(), LakeError> {
+        let sent = match &self.jobs {
+            Some(jobs) => jobs.send(job).await.is_ok(),
+            None => false,
+        };
+        if sent {
+            return Ok(());
+        }
+        // The writer stopped: its own error is the one to report.
+        self.jobs = None;
+        match self.join().await {
+            Err(e) => Err(e),
+            Ok(_) => Err(LakeError::Query {
+                table: String::new(),
+                message: "the background writer stopped".into(),
+            }),
+        }
+    }
+
+    async fn join(&mut self) -> Result<Appender, LakeError> {
+        let task = self.task.take().ok_or_else(|| LakeError::Query {
+            table: String::new(),
+            message: "the background writer already stopped".into(),
+        })?;
+        task.await.map_err(|e| LakeError::Query {
+            table: String::new(),
+            message: format!("the background writer failed: {e}"),
+        })?
+    }
+
+    /// Waits for every queued batch to be written; the appender is then ready to commit.
+    pub async fn finish(mut self) -> Result<Appender, LakeError> {
+        self.jobs = None;
+        self.join().await
     }
 }
 

@@ -13,7 +13,7 @@ mod query;
 mod runs;
 mod storage;
 
-pub use append::Appender;
+pub use append::{Appender, BackgroundAppender};
 pub use error::LakeError;
 pub use lock::{Holder, WriteLock};
 pub use maintenance::{OptimizeReport, TableFacts, VacuumReport};

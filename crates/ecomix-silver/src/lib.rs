@@ -7,6 +7,6 @@ pub mod schema;
 mod transform;
 
 pub use transform::{
-    ECO2MIX_QUARANTINE, ECO2MIX_SILVER, Partitioning, SilverError, TransformOptions,
-    TransformReport, transform,
+    DEFAULT_BATCH_ROWS, ECO2MIX_QUARANTINE, ECO2MIX_SILVER, Partitioning, Progress, SilverError,
+    TransformOptions, TransformReport, transform,
 };

@@ -152,9 +152,16 @@ impl Partitioning {
     }
 }
 
-#[derive(Debug, Clone)]
+/// Called after each batch of periods with (batches done, batches in all).
+pub type Progress = Arc<dyn Fn(usize, usize) + Send + Sync>;
+
+#[derive(Clone)]
 pub struct TransformOptions {
     pub full: bool,
+    /// Bronze rows per batch of periods (about): the periods are rebuilt a batch at a time, so
+    /// memory is bounded by this, whatever the size of the history.
+    pub batch_rows: usize,
+    pub progress: Option<Progress>,
     pub run_id: String,
     /// Silver's partitioning; `None` keeps the existing tables' (months for new tables).
     pub partitioning: Option<Partitioning>,
@@ -168,6 +175,8 @@ pub struct TransformReport {
     /// `written`, or `no_op` when bronze has nothing silver has not seen.
     pub status: &'static str,
     pub periods: Vec<String>,
+    /// Batches of periods the rebuild took (see [`TransformOptions::batch_rows`]).
+    pub batches: usize,
     pub rows_read: usize,
     pub rows_written: usize,
     pub rows_quarantined: usize,
@@ -227,8 +236,8 @@ pub async fn transform(
     if periods.is_empty() {
         return Ok(report);
     }
-    let ends = measured_ends(&bronze).await?;
-    let filter = period_filter(&periods, options.full);
+    tracing::debug!(peak_rss_mib = peak_rss_mib(), "periods found");
+    let mut ends = HashMap::new();
 
     let column = partitioning.column();
     let keys: Vec<String> = periods.keys().cloned().collect();
@@ -246,31 +255,35 @@ pub async fn transform(
         quarantine = quarantine.replacing_partitions(column, keys.clone());
     }
 
-    tracing::debug!(peak_rss_mib = peak_rss_mib(), "pass 1 starts");
-    // Pass 1, keys only: the winning bronze row of every (perimetre, instant), by locator.
-    let mut plan = Plan::new(ends);
-    let sql = format!(
-        "SELECT perimetre, nature, date, heure, _source_sha256, _source_row FROM t {filter}"
-    );
-    {
+    let levels: Vec<Level> = RULES
+        .iter()
+        .map(|r| options.rule_levels.get(r.name).copied().unwrap_or(r.level))
+        .collect();
+    let batches = batches_of_periods(&bronze, &periods, partitioning, options.batch_rows).await?;
+    tracing::debug!(peak_rss_mib = peak_rss_mib(), "batches planned");
+    report.batches = batches.len();
+    let started = std::time::Instant::now();
+    let mut silver = silver.in_background();
+    let mut quarantine = quarantine.in_background();
+    for (number, (batch_periods, expected_rows)) in batches.iter().enumerate() {
+        let filter = period_filter(batch_periods);
+        add_measured_ends(&bronze, &filter, &mut ends).await?;
+        // Pass 1, keys only: the winning bronze row of every (perimetre, instant), by locator.
+        let mut plan = Plan::new(&ends, *expected_rows);
+        let sql = format!(
+            "SELECT perimetre, nature, date, heure, _source_sha256, _source_row FROM t {filter}"
+        );
         let mut stream = bronze.query_stream(&sql).await?;
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(|e| SilverError::Read(format!("reading bronze: {e}")))?;
             plan.add_keys(&batch);
             report.rows_read += batch.num_rows();
         }
-    }
-    let (mut verdicts, mut to_quarantine) = plan.finish();
-    tracing::debug!(peak_rss_mib = peak_rss_mib(), "pass 1 done");
+        let (mut verdicts, mut to_quarantine) = plan.finish();
 
-    // Pass 2, whole rows: the winners become silver rows, batch by batch.
-    let levels: Vec<Level> = RULES
-        .iter()
-        .map(|r| options.rule_levels.get(r.name).copied().unwrap_or(r.level))
-        .collect();
-    let mut rejected = QuarantineBuilder::new(&options.run_id);
-    let sql = format!("SELECT * FROM t {filter}");
-    {
+        // Pass 2, whole rows: the winners become silver rows, batch by batch.
+        let mut rejected = QuarantineBuilder::new(&options.run_id);
+        let sql = format!("SELECT * FROM t {filter}");
         let mut stream = bronze.query_stream(&sql).await?;
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(|e| SilverError::Read(format!("reading bronze: {e}")))?;
@@ -299,11 +312,25 @@ pub async fn transform(
                 quarantine.write(rejected.take()).await?;
             }
         }
+        report.rows_quarantined += rejected.len();
+        quarantine.write(rejected.take()).await?;
+        // The batch's files are finished: memory follows one batch, not the whole history.
+        silver.seal().await?;
+        quarantine.seal().await?;
+        tracing::debug!(
+            batch = number + 1,
+            of = batches.len(),
+            rows_read = report.rows_read,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            peak_rss_mib = peak_rss_mib(),
+            "batch of periods written"
+        );
+        if let Some(progress) = &options.progress {
+            progress(number + 1, batches.len());
+        }
     }
-    tracing::debug!(peak_rss_mib = peak_rss_mib(), "pass 2 done");
-    report.rows_quarantined += rejected.len();
-    quarantine.write(rejected.take()).await?;
 
+    let (silver, quarantine) = (silver.finish().await?, quarantine.finish().await?);
     let metadata = HashMap::from([(
         "ecomix".to_string(),
         serde_json::json!({
@@ -360,26 +387,53 @@ async fn silver_watermark(lake: &Lake) -> Result<Option<u64>, SilverError> {
     }
 }
 
-/// For each bronze file (by content hash), the last local time at which it has a measured
-/// consumption: among files of the same nature, the one measured later is the newer publication.
-async fn measured_ends(bronze: &Snapshot) -> Result<HashMap<String, String>, SilverError> {
-    let batches = bronze
-        .query(
-            "SELECT _source_sha256, MAX(CAST(date AS VARCHAR) || ' ' || lpad(heure, 5, '0')) FROM t \
-             WHERE consommation IS NOT NULL GROUP BY _source_sha256",
-        )
+/// For each bronze file (by content hash) with rows under `filter`, the last local time at which
+/// it has a measured consumption: among files of the same nature, the one measured later is the
+/// newer publication. Only the files not in `ends` yet are read, by their hash, so a daily run
+/// reads the few files of its month, not the whole history.
+async fn add_measured_ends(
+    bronze: &Snapshot,
+    filter: &str,
+    ends: &mut HashMap<String, Option<String>>,
+) -> Result<(), SilverError> {
+    let shas = bronze
+        .query(&format!("SELECT DISTINCT _source_sha256 FROM t {filter}"))
         .await?;
-    let mut ends = HashMap::new();
+    let mut missing = Vec::new();
+    for batch in &shas {
+        let column = string_column(batch.column(0));
+        for i in 0..batch.num_rows() {
+            if let Some(sha) = get(&column, i)
+                && !ends.contains_key(sha)
+            {
+                // A hash is hex: it quotes safely.
+                missing.push(format!("'{}'", sha.replace('\'', "")));
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let batches = bronze
+        .query(&format!(
+            "SELECT _source_sha256, MAX(CAST(date AS VARCHAR) || ' ' || lpad(heure, 5, '0')) FROM t \
+             WHERE consommation IS NOT NULL AND _source_sha256 IN ({}) GROUP BY _source_sha256",
+            missing.join(", ")
+        ))
+        .await?;
+    for sha in &missing {
+        ends.insert(sha.trim_matches('\'').to_string(), None);
+    }
     for batch in &batches {
         let shas = string_column(batch.column(0));
         let times = string_column(batch.column(1));
         for i in 0..batch.num_rows() {
-            if shas.is_valid(i) && times.is_valid(i) {
-                ends.insert(shas.value(i).to_string(), times.value(i).to_string());
+            if let (Some(sha), Some(time)) = (get(&shas, i), get(&times, i)) {
+                ends.insert(sha.to_string(), Some(time.to_string()));
             }
         }
     }
-    Ok(ends)
+    Ok(())
 }
 
 /// A text column read where it lies, whatever Arrow string layout the scan produced
@@ -453,12 +507,57 @@ const DICTIONARY_COLUMNS: [&str; 6] = [
 /// Quarantine rows are written in batches of this many.
 const BATCH_ROWS: usize = 65_536;
 
+/// Bronze rows per batch of periods unless told otherwise: a few hundred MiB of working memory.
+pub const DEFAULT_BATCH_ROWS: usize = 1_000_000;
+
+/// Periods and the bronze rows they hold.
+type Batch = (BTreeMap<String, (NaiveDate, NaiveDate)>, usize);
+
+/// The periods to rebuild, in order, cut into batches of about `batch_rows` bronze rows (a
+/// period larger than that is a batch of its own: a partition is never split).
+async fn batches_of_periods(
+    bronze: &Snapshot,
+    periods: &BTreeMap<String, (NaiveDate, NaiveDate)>,
+    partitioning: Partitioning,
+    batch_rows: usize,
+) -> Result<Vec<Batch>, SilverError> {
+    let sql = format!(
+        "SELECT date, COUNT(*) FROM t {} GROUP BY date",
+        period_filter(periods)
+    );
+    let mut rows: HashMap<String, usize> = HashMap::new();
+    for batch in bronze.query(&sql).await? {
+        let dates = batch.column(0).as_primitive::<Date32Type>();
+        let counts = batch.column(1).as_primitive::<Int64Type>();
+        for (date, count) in dates.iter().zip(counts.iter()) {
+            if let (Some(date), Some(count)) = (date, count) {
+                *rows
+                    .entry(partitioning.key(date32_to_date(date)))
+                    .or_default() += usize::try_from(count).unwrap_or(0);
+            }
+        }
+    }
+    let mut batches = Vec::new();
+    let mut current = BTreeMap::new();
+    let mut in_current = 0;
+    for (key, range) in periods {
+        let n = rows.get(key).copied().unwrap_or(0);
+        if !current.is_empty() && in_current + n > batch_rows {
+            batches.push((std::mem::take(&mut current), in_current));
+            in_current = 0;
+        }
+        current.insert(key.clone(), *range);
+        in_current += n;
+    }
+    if !current.is_empty() {
+        batches.push((current, in_current));
+    }
+    Ok(batches)
+}
+
 /// `WHERE` clause selecting the bronze rows of the periods to rebuild (all of them for --full),
 /// adjacent periods merged into one range.
-fn period_filter(periods: &BTreeMap<String, (NaiveDate, NaiveDate)>, full: bool) -> String {
-    if full {
-        return String::new();
-    }
+fn period_filter(periods: &BTreeMap<String, (NaiveDate, NaiveDate)>) -> String {
     let mut ranges: Vec<(NaiveDate, NaiveDate)> = Vec::new();
     let mut sorted: Vec<(NaiveDate, NaiveDate)> = periods.values().copied().collect();
     sorted.sort();
@@ -485,25 +584,27 @@ struct Candidate {
 }
 
 /// Pass 1: which bronze row represents each (perimetre, instant), and which rows cannot.
-struct Plan {
+struct Plan<'a> {
     shas: Interner,
     perimetres: Interner,
     /// Per interned hash, the last local time its document measured consumption.
     measured_end: Vec<Option<String>>,
-    ends: HashMap<String, String>,
+    ends: &'a HashMap<String, Option<String>>,
     best: FastMap<(u32, i64), Candidate>,
     quarantine: FastMap<Locator, (&'static str, String)>,
     instants: InstantCache,
 }
 
-impl Plan {
-    fn new(ends: HashMap<String, String>) -> Self {
+impl<'a> Plan<'a> {
+    /// `expected_rows` sizes the table up front: growing it by rehashing cost a tenth of the
+    /// transform.
+    fn new(ends: &'a HashMap<String, Option<String>>, expected_rows: usize) -> Self {
         Self {
             shas: Interner::default(),
             perimetres: Interner::default(),
             measured_end: Vec::new(),
             ends,
-            best: FastMap::default(),
+            best: FastMap::with_capacity_and_hasher(expected_rows, Default::default()),
             quarantine: FastMap::default(),
             instants: InstantCache::default(),
         }
@@ -512,7 +613,8 @@ impl Plan {
     fn sha_id(&mut self, sha: &str) -> u32 {
         let id = self.shas.id(sha);
         if id as usize == self.measured_end.len() {
-            self.measured_end.push(self.ends.get(sha).cloned());
+            self.measured_end
+                .push(self.ends.get(sha).cloned().flatten());
         }
         id
     }

@@ -1,6 +1,6 @@
 //! The published layouts, written exactly: labels, separators, encodings, trailers.
 
-use chrono::{Duration, NaiveDate, NaiveTime, TimeZone};
+use chrono::{Datelike, Duration, NaiveDate, NaiveTime, TimeZone};
 
 use crate::model::{Instant, Model, Rng};
 
@@ -126,10 +126,46 @@ impl Nature {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
+/// A perimeter in RTE's regional layout: a region, or a smaller site at larger scales.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Region {
+    pub name: String,
+    /// Its share of the national values.
+    pub scale: f64,
+    /// Whether it has a nuclear plant, and pumped storage: RTE writes `-` for a source a
+    /// perimeter does not have.
+    pub nuclear: bool,
+    pub pumping: bool,
+}
+
+impl Region {
+    pub fn new(name: &str, scale: f64, nuclear: bool, pumping: bool) -> Self {
+        Self {
+            name: name.to_string(),
+            scale,
+            nuclear,
+            pumping,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scope<'a> {
     National,
-    Region(&'static str),
+    Region(&'a Region),
+}
+
+/// How a file departs from the plain layout.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Variations {
+    /// Real-time files stop measuring at this time on their last day (later rows keep only
+    /// forecasts, `ND` for the intraday one).
+    pub measured_until: Option<NaiveTime>,
+    /// National files before 2020 have no battery columns and no onshore/offshore wind split.
+    pub without_recent_columns: bool,
+    /// Now and then (one row in 2,000) a measure published as `ND`, as RTE does for a meter
+    /// that did not report.
+    pub occasional_nd: bool,
 }
 
 /// The 96 quarter-hours of a day, as RTE lists them whatever the DST.
@@ -168,15 +204,36 @@ pub fn rte_text(
     to: NaiveDate,
     measured_until: Option<NaiveTime>,
 ) -> (Vec<u8>, usize) {
-    let mut text = String::new();
+    let variations = Variations {
+        measured_until,
+        ..Variations::default()
+    };
+    rte_text_with(model, scope, nature, from, to, variations)
+}
+
+/// [`rte_text`] with the variations of older or larger files.
+pub fn rte_text_with(
+    model: &Model,
+    scope: Scope,
+    nature: Nature,
+    from: NaiveDate,
+    to: NaiveDate,
+    variations: Variations,
+) -> (Vec<u8>, usize) {
+    let measured_until = variations.measured_until;
     let header: &[&str] = match scope {
+        Scope::National if variations.without_recent_columns => &NATIONAL_HEADER[..36],
         Scope::National => &NATIONAL_HEADER,
         Scope::Region(_) => &REGIONAL_HEADER,
     };
+    let mut text = String::with_capacity(
+        (to - from).num_days().max(0) as usize * 96 * 8 * header.len() + 1024,
+    );
     text.push_str(&header.join("\t"));
     text.push('\n');
     let mut rows = 0;
     let mut rng = Rng::new(0xB2E7_A6E0);
+    let mut gaps = Rng::new(0x0ED5_u64 ^ salt(scope) ^ ((from.num_days_from_ce() as u64) << 20));
     for date in days(from, to) {
         for time in quarter_hours() {
             let measured = !(date == to && measured_until.is_some_and(|t| time >= t));
@@ -186,7 +243,7 @@ pub fn rte_text(
             let mut fields: Vec<String> = vec![
                 match scope {
                     Scope::National => "France".into(),
-                    Scope::Region(r) => r.into(),
+                    Scope::Region(r) => r.name.clone(),
                 },
                 nature.label().into(),
                 date.format("%Y-%m-%d").to_string(),
@@ -197,9 +254,14 @@ pub fn rte_text(
                 Scope::National => {
                     national_fields(&mut fields, &values, &forecasts, realized, measured)
                 }
-                Scope::Region(_) => {
-                    regional_fields(&mut fields, &values, realized, nature, &mut rng)
+                Scope::Region(region) => {
+                    regional_fields(&mut fields, &values, region, realized, nature, &mut rng)
                 }
+            }
+            fields.truncate(header.len());
+            if variations.occasional_nd && realized && gaps.unit() < 0.0005 {
+                let column = 4 + (gaps.next_u64() % (header.len() as u64 - 4)) as usize;
+                fields[column] = "ND".into();
             }
             text.push_str(&fields.join("\t"));
             text.push_str("\t\n");
@@ -220,14 +282,14 @@ fn on_half_hour(time: NaiveTime) -> bool {
 fn scale(scope: Scope) -> f64 {
     match scope {
         Scope::National => 1.0,
-        Scope::Region(_) => 0.045,
+        Scope::Region(region) => region.scale,
     }
 }
 
 fn salt(scope: Scope) -> u64 {
     match scope {
         Scope::National => 0,
-        Scope::Region(name) => name.bytes().map(u64::from).sum(),
+        Scope::Region(region) => region.name.bytes().map(u64::from).sum(),
     }
 }
 
@@ -290,6 +352,7 @@ fn national_fields(
 fn regional_fields(
     fields: &mut Vec<String>,
     v: &Instant,
+    region: &Region,
     realized: bool,
     nature: Nature,
     rng: &mut Rng,
@@ -309,12 +372,21 @@ fn regional_fields(
     };
     fields.push(consumption);
     fields.push(value(v.fioul + v.charbon + v.gaz));
-    // No nuclear plant in the sample's region: RTE writes `-` where a source does not exist.
-    fields.push(if realized { "-".into() } else { String::new() });
+    // RTE writes `-` where a source does not exist in the perimeter.
+    let absent = || if realized { "-".into() } else { String::new() };
+    fields.push(if region.nuclear {
+        value(v.nucleaire)
+    } else {
+        absent()
+    });
     for x in [v.eolien, v.solaire, v.hydraulique] {
         fields.push(value(x));
     }
-    fields.push(if realized { "-".into() } else { String::new() });
+    fields.push(if region.pumping {
+        value(v.pompage)
+    } else {
+        absent()
+    });
     fields.push(value(v.bioenergies));
     fields.push(value(v.ech_physiques));
 }

@@ -5,13 +5,15 @@
 //! UTF-8 Tempo calendar. Deterministic from a seed.
 
 mod formats;
+mod history;
 mod model;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-pub use formats::{Nature, Scope};
+pub use formats::{Nature, Region, Scope, Variations};
+pub use history::{History, perimeters, write_history};
 pub use model::Model;
 
 /// A file written by the generator.
@@ -30,6 +32,8 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
 pub fn write_sample(dir: &Path, seed: u64) -> std::io::Result<Vec<Written>> {
     std::fs::create_dir_all(dir)?;
     let model = Model::new(seed);
+    // No nuclear plant and no pumped storage in Bretagne: `-` in those columns.
+    let bretagne = Region::new("Bretagne", 0.045, false, false);
     let mut written = Vec::new();
     let mut put = |name: &str, bytes: Vec<u8>, rows: usize| -> std::io::Result<()> {
         let path = dir.join(name);
@@ -63,7 +67,7 @@ pub fn write_sample(dir: &Path, seed: u64) -> std::io::Result<Vec<Written>> {
     // Regional consolidated (Bretagne has no nuclear plant: `-` in that column).
     let (bytes, rows) = formats::rte_text(
         &model,
-        Scope::Region("Bretagne"),
+        Scope::Region(&bretagne),
         Nature::Consolidated,
         day(2025, 3, 27),
         day(2025, 4, 2),
@@ -74,7 +78,7 @@ pub fn write_sample(dir: &Path, seed: u64) -> std::io::Result<Vec<Written>> {
     // Regional real-time, zipped as RTE serves it.
     let (bytes, rows) = formats::rte_text(
         &model,
-        Scope::Region("Bretagne"),
+        Scope::Region(&bretagne),
         Nature::RealTime,
         day(2025, 3, 31),
         day(2025, 4, 2),
