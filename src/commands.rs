@@ -335,6 +335,10 @@ pub async fn transform(
         rule_levels.insert(name.clone(), level);
     }
     rule_levels.extend(rules.iter().cloned());
+    let started_at = Utc::now();
+    let started = Instant::now();
+    let message = "transform: building silver from bronze";
+    let spinner = Spinner::start(ctx, message);
     let options = ecomix_silver::TransformOptions {
         full,
         run_id: run_id.map_or_else(new_run_id, String::from),
@@ -344,14 +348,7 @@ pub async fn transform(
             .batch_rows
             .unwrap_or(ecomix_silver::DEFAULT_BATCH_ROWS)
             .max(1),
-        progress: None,
-    };
-    let started_at = Utc::now();
-    let started = Instant::now();
-    let spinner = Spinner::start(ctx, "transform: building silver from bronze");
-    let options = ecomix_silver::TransformOptions {
-        progress: spinner.progress("transform: building silver from bronze"),
-        ..options
+        progress: spinner.progress(message),
     };
     let result = ecomix_silver::transform(&ctx.lake, &options).await;
     drop(spinner);

@@ -376,6 +376,7 @@ impl Appender {
 /// An [`Appender`] driven from a task of its own, so that encoding and uploading Parquet runs
 /// beside the work that produces the batches (on the other core) rather than after it.
 pub struct BackgroundAppender {
+    table: String,
     jobs: Option<tokio::sync::mpsc::Sender<Job>>,
     task: Option<tokio::task::JoinHandle<Result<Appender, LakeError>>>,
 }
@@ -390,6 +391,7 @@ const QUEUED_BATCHES: usize = 4;
 
 impl Appender {
     pub fn in_background(mut self) -> BackgroundAppender {
+        let table = self.table_ref.to_string();
         let (jobs, mut queue) = tokio::sync::mpsc::channel(QUEUED_BATCHES);
         let task = tokio::spawn(async move {
             while let Some(job) = queue.recv().await {
@@ -401,6 +403,7 @@ impl Appender {
             Ok(self)
         });
         BackgroundAppender {
+            table,
             jobs: Some(jobs),
             task: Some(task),
         }
@@ -430,7 +433,7 @@ impl BackgroundAppender {
         match self.join().await {
             Err(e) => Err(e),
             Ok(_) => Err(LakeError::Query {
-                table: String::new(),
+                table: self.table.clone(),
                 message: "the background writer stopped".into(),
             }),
         }
@@ -438,11 +441,11 @@ impl BackgroundAppender {
 
     async fn join(&mut self) -> Result<Appender, LakeError> {
         let task = self.task.take().ok_or_else(|| LakeError::Query {
-            table: String::new(),
+            table: self.table.clone(),
             message: "the background writer already stopped".into(),
         })?;
         task.await.map_err(|e| LakeError::Query {
-            table: String::new(),
+            table: self.table.clone(),
             message: format!("the background writer failed: {e}"),
         })?
     }

@@ -6,7 +6,7 @@
 //! partitions of silver and of the quarantine table, in one commit each. Nothing new: nothing
 //! written.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Hash maps keyed by locators and instants, millions of entries: a fast non-cryptographic hash.
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -265,11 +265,11 @@ pub async fn transform(
     let started = std::time::Instant::now();
     let mut silver = silver.in_background();
     let mut quarantine = quarantine.in_background();
-    for (number, (batch_periods, expected_rows)) in batches.iter().enumerate() {
-        let filter = period_filter(batch_periods);
-        add_measured_ends(&bronze, &filter, &mut ends).await?;
+    for (number, batch) in batches.iter().enumerate() {
+        let filter = period_filter(&batch.periods);
+        add_measured_ends(&bronze, &batch.files, &mut ends).await?;
         // Pass 1, keys only: the winning bronze row of every (perimetre, instant), by locator.
-        let mut plan = Plan::new(&ends, *expected_rows);
+        let mut plan = Plan::new(&ends, batch.rows);
         let sql = format!(
             "SELECT perimetre, nature, date, heure, _source_sha256, _source_row FROM t {filter}"
         );
@@ -387,42 +387,30 @@ async fn silver_watermark(lake: &Lake) -> Result<Option<u64>, SilverError> {
     }
 }
 
-/// For each bronze file (by content hash) with rows under `filter`, the last local time at which
-/// it has a measured consumption: among files of the same nature, the one measured later is the
-/// newer publication. Only the files not in `ends` yet are read, by their hash, so a daily run
-/// reads the few files of its month, not the whole history.
+/// For each bronze file (by content hash) among `files`, the last local time at which it has a
+/// measured consumption: among files of the same nature, the one measured later is the newer
+/// publication. Only the files not in `ends` yet are read, by their hash, so a daily run reads
+/// the few files of its month, not the whole history.
 async fn add_measured_ends(
     bronze: &Snapshot,
-    filter: &str,
+    files: &BTreeSet<String>,
     ends: &mut HashMap<String, Option<String>>,
 ) -> Result<(), SilverError> {
-    let shas = bronze
-        .query(&format!("SELECT DISTINCT _source_sha256 FROM t {filter}"))
-        .await?;
-    let mut missing = Vec::new();
-    for batch in &shas {
-        let column = string_column(batch.column(0));
-        for i in 0..batch.num_rows() {
-            if let Some(sha) = get(&column, i)
-                && !ends.contains_key(sha)
-            {
-                // A hash is hex: it quotes safely.
-                missing.push(format!("'{}'", sha.replace('\'', "")));
-            }
-        }
-    }
+    let missing: Vec<&String> = files.iter().filter(|f| !ends.contains_key(*f)).collect();
     if missing.is_empty() {
         return Ok(());
     }
+    // A hash is hex: it quotes safely.
+    let quoted: Vec<String> = missing.iter().map(|sha| format!("'{sha}'")).collect();
     let batches = bronze
         .query(&format!(
             "SELECT _source_sha256, MAX(CAST(date AS VARCHAR) || ' ' || lpad(heure, 5, '0')) FROM t \
              WHERE consommation IS NOT NULL AND _source_sha256 IN ({}) GROUP BY _source_sha256",
-            missing.join(", ")
+            quoted.join(", ")
         ))
         .await?;
-    for sha in &missing {
-        ends.insert(sha.trim_matches('\'').to_string(), None);
+    for sha in missing {
+        ends.insert(sha.clone(), None);
     }
     for batch in &batches {
         let shas = string_column(batch.column(0));
@@ -510,8 +498,13 @@ const BATCH_ROWS: usize = 65_536;
 /// Bronze rows per batch of periods unless told otherwise: a few hundred MiB of working memory.
 pub const DEFAULT_BATCH_ROWS: usize = 1_000_000;
 
-/// Periods and the bronze rows they hold.
-type Batch = (BTreeMap<String, (NaiveDate, NaiveDate)>, usize);
+/// Periods rebuilt together, the bronze rows they hold and the files (content hashes) those
+/// rows come from.
+struct Batch {
+    periods: BTreeMap<String, (NaiveDate, NaiveDate)>,
+    rows: usize,
+    files: BTreeSet<String>,
+}
 
 /// The periods to rebuild, in order, cut into batches of about `batch_rows` bronze rows (a
 /// period larger than that is a batch of its own: a partition is never split).
@@ -522,41 +515,54 @@ async fn batches_of_periods(
     batch_rows: usize,
 ) -> Result<Vec<Batch>, SilverError> {
     let sql = format!(
-        "SELECT date, COUNT(*) FROM t {} GROUP BY date",
+        "SELECT date, _source_sha256, COUNT(*) FROM t {} GROUP BY date, _source_sha256",
         period_filter(periods)
     );
-    let mut rows: HashMap<String, usize> = HashMap::new();
+    let mut per_period: HashMap<String, (usize, BTreeSet<String>)> = HashMap::new();
     for batch in bronze.query(&sql).await? {
         let dates = batch.column(0).as_primitive::<Date32Type>();
-        let counts = batch.column(1).as_primitive::<Int64Type>();
-        for (date, count) in dates.iter().zip(counts.iter()) {
-            if let (Some(date), Some(count)) = (date, count) {
-                *rows
-                    .entry(partitioning.key(date32_to_date(date)))
-                    .or_default() += usize::try_from(count).unwrap_or(0);
+        let shas = string_column(batch.column(1));
+        let counts = batch.column(2).as_primitive::<Int64Type>();
+        for i in 0..batch.num_rows() {
+            if !dates.is_valid(i) || !counts.is_valid(i) {
+                continue;
+            }
+            let period = per_period
+                .entry(partitioning.key(date32_to_date(dates.value(i))))
+                .or_default();
+            period.0 += usize::try_from(counts.value(i)).unwrap_or(0);
+            if let Some(sha) = get(&shas, i) {
+                period.1.insert(sha.to_string());
             }
         }
     }
     let mut batches = Vec::new();
-    let mut current = BTreeMap::new();
-    let mut in_current = 0;
+    let mut current = Batch {
+        periods: BTreeMap::new(),
+        rows: 0,
+        files: BTreeSet::new(),
+    };
     for (key, range) in periods {
-        let n = rows.get(key).copied().unwrap_or(0);
-        if !current.is_empty() && in_current + n > batch_rows {
-            batches.push((std::mem::take(&mut current), in_current));
-            in_current = 0;
+        let (rows, files) = per_period.remove(key).unwrap_or_default();
+        if !current.periods.is_empty() && current.rows + rows > batch_rows {
+            let next = Batch {
+                periods: BTreeMap::new(),
+                rows: 0,
+                files: BTreeSet::new(),
+            };
+            batches.push(std::mem::replace(&mut current, next));
         }
-        current.insert(key.clone(), *range);
-        in_current += n;
+        current.periods.insert(key.clone(), *range);
+        current.rows += rows;
+        current.files.extend(files);
     }
-    if !current.is_empty() {
-        batches.push((current, in_current));
+    if !current.periods.is_empty() {
+        batches.push(current);
     }
     Ok(batches)
 }
 
-/// `WHERE` clause selecting the bronze rows of the periods to rebuild (all of them for --full),
-/// adjacent periods merged into one range.
+/// `WHERE` clause selecting the bronze rows of `periods`, adjacent periods merged into one range.
 fn period_filter(periods: &BTreeMap<String, (NaiveDate, NaiveDate)>) -> String {
     let mut ranges: Vec<(NaiveDate, NaiveDate)> = Vec::new();
     let mut sorted: Vec<(NaiveDate, NaiveDate)> = periods.values().copied().collect();
