@@ -34,6 +34,18 @@ pub fn to_utc(date: NaiveDate, time: NaiveTime) -> Local {
     }
 }
 
+/// The UTC offset in seconds of `date` when it holds from its first second to its last (every
+/// day but the two clock changes), else `None`.
+pub fn whole_day_offset(date: NaiveDate) -> Option<i64> {
+    let offset = |time: NaiveTime| match to_utc(date, time) {
+        Local::Exact(t) => Some(date.and_time(time).and_utc().timestamp() - t.timestamp()),
+        _ => None,
+    };
+    let first = offset(NaiveTime::MIN)?;
+    let last = offset(NaiveTime::from_hms_opt(23, 59, 59).expect("a valid time"))?;
+    (first == last).then_some(first)
+}
+
 /// `HH:MM` (or `H:MM`, or with seconds) as published.
 pub fn parse_heure(text: &str) -> Option<NaiveTime> {
     let two = |b: &[u8]| -> Option<u32> {
@@ -118,6 +130,18 @@ mod tests {
         for (date, time, expected) in cases {
             assert_eq!(at(date, time), expected, "{date} {time}");
         }
+    }
+
+    #[test]
+    fn a_whole_day_offset_except_on_clock_changes() {
+        let day = |d: &str| whole_day_offset(NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap());
+        assert_eq!(day("2025-01-15"), Some(3_600));
+        assert_eq!(day("2025-03-29"), Some(3_600));
+        assert_eq!(day("2025-03-30"), None);
+        assert_eq!(day("2025-03-31"), Some(7_200));
+        assert_eq!(day("2024-10-26"), Some(7_200));
+        assert_eq!(day("2024-10-27"), None);
+        assert_eq!(day("2024-10-28"), Some(3_600));
     }
 
     #[test]

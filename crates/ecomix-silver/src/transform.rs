@@ -215,29 +215,53 @@ pub async fn transform(
     } else {
         silver_watermark(lake).await?
     };
-    let dates_sql = "SELECT DISTINCT date FROM t";
-    let dates = match seen {
-        Some(seen) if Some(seen) == bronze_version => Vec::new(),
-        Some(seen) => match bronze.query_added_since(seen, dates_sql).await? {
-            Some(dates) => dates,
-            None => bronze.query(dates_sql).await?,
-        },
-        None => bronze.query(dates_sql).await?,
-    };
+    tracing::debug!("reading the periods to rebuild");
     let partitioning = effective_partitioning(lake, options.partitioning).await?;
-    let mut periods: BTreeMap<String, (NaiveDate, NaiveDate)> = BTreeMap::new();
-    for batch in &dates {
-        let column = batch.column(0).as_primitive::<Date32Type>();
-        for date in column.iter().flatten() {
-            let date = date32_to_date(date);
-            periods.insert(partitioning.key(date), partitioning.range(date));
+    let dates_sql = "SELECT DISTINCT date FROM t";
+    let added_dates = match seen {
+        Some(seen) if Some(seen) == bronze_version => Some(Vec::new()),
+        Some(seen) => bronze.query_added_since(seen, dates_sql).await?,
+        None => None,
+    };
+    let mut ends = HashMap::new();
+    let (periods, counts) = match added_dates {
+        Some(dates) => {
+            let mut periods: BTreeMap<String, (NaiveDate, NaiveDate)> = BTreeMap::new();
+            for batch in &dates {
+                let column = batch.column(0).as_primitive::<Date32Type>();
+                for date in column.iter().flatten() {
+                    let date = date32_to_date(date);
+                    periods.insert(partitioning.key(date), partitioning.range(date));
+                }
+            }
+            let counts = if periods.is_empty() {
+                FileScan::new(partitioning)
+            } else {
+                let sql = format!(
+                    "SELECT date, _source_sha256 FROM t {}",
+                    period_filter(&periods)
+                );
+                FileScan::run(&bronze, &sql, partitioning).await?
+            };
+            (periods, counts)
         }
-    }
+        // Everything is rebuilt: one scan gives the periods, their rows and every file's end.
+        None => {
+            let sql = "SELECT date, _source_sha256, heure, consommation IS NOT NULL FROM t";
+            let mut scan = FileScan::run(&bronze, sql, partitioning).await?;
+            ends = std::mem::take(&mut scan.ends);
+            for (_, files) in scan.per_period.values() {
+                for sha in files {
+                    ends.entry(sha.clone()).or_insert(None);
+                }
+            }
+            (scan.ranges(), scan)
+        }
+    };
     if periods.is_empty() {
         return Ok(report);
     }
     tracing::debug!(peak_rss_mib = peak_rss_mib(), "periods found");
-    let mut ends = HashMap::new();
 
     let column = partitioning.column();
     let keys: Vec<String> = periods.keys().cloned().collect();
@@ -259,7 +283,7 @@ pub async fn transform(
         .iter()
         .map(|r| options.rule_levels.get(r.name).copied().unwrap_or(r.level))
         .collect();
-    let batches = batches_of_periods(&bronze, &periods, partitioning, options.batch_rows).await?;
+    let batches = batches_of_periods(&periods, counts, options.batch_rows);
     tracing::debug!(peak_rss_mib = peak_rss_mib(), "batches planned");
     report.batches = batches.len();
     let started = std::time::Instant::now();
@@ -268,6 +292,10 @@ pub async fn transform(
     for (number, batch) in batches.iter().enumerate() {
         let filter = period_filter(&batch.periods);
         add_measured_ends(&bronze, &batch.files, &mut ends).await?;
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "measured ends read"
+        );
         // Pass 1, keys only: the winning bronze row of every (perimetre, instant), by locator.
         let mut plan = Plan::new(&ends, batch.rows);
         let sql = format!(
@@ -280,6 +308,10 @@ pub async fn transform(
             report.rows_read += batch.num_rows();
         }
         let (mut verdicts, mut to_quarantine) = plan.finish();
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "precedence decided"
+        );
 
         // Pass 2, whole rows: the winners become silver rows, batch by batch.
         let mut rejected = QuarantineBuilder::new(&options.run_id);
@@ -402,26 +434,144 @@ async fn add_measured_ends(
     }
     // A hash is hex: it quotes safely.
     let quoted: Vec<String> = missing.iter().map(|sha| format!("'{sha}'")).collect();
-    let batches = bronze
-        .query(&format!(
-            "SELECT _source_sha256, MAX(CAST(date AS VARCHAR) || ' ' || lpad(heure, 5, '0')) FROM t \
-             WHERE consommation IS NOT NULL AND _source_sha256 IN ({}) GROUP BY _source_sha256",
-            quoted.join(", ")
-        ))
-        .await?;
+    let sql = format!(
+        "SELECT date, _source_sha256, heure, consommation IS NOT NULL FROM t \
+         WHERE _source_sha256 IN ({})",
+        quoted.join(", ")
+    );
+    let scan = FileScan::run(bronze, &sql, Partitioning::Mois).await?;
     for sha in missing {
         ends.insert(sha.clone(), None);
     }
-    for batch in &batches {
-        let shas = string_column(batch.column(0));
-        let times = string_column(batch.column(1));
-        for i in 0..batch.num_rows() {
-            if let (Some(sha), Some(time)) = (get(&shas, i), get(&times, i)) {
-                ends.insert(sha.to_string(), Some(time.to_string()));
-            }
+    ends.extend(scan.ends);
+    Ok(())
+}
+
+/// One streamed pass over bronze's `date`, `_source_sha256` and, optionally, `heure` and
+/// whether consumption was measured: rows per period and the files they come from and, with the
+/// last two columns, where each file's measured consumption ends (`YYYY-MM-DD HH:MM`, local).
+/// Rows come in long runs of one file and one date, so the work per row is two comparisons:
+/// as SQL aggregates, hashing every row's 64-character hash cost a fifth of a transform.
+struct FileScan {
+    partitioning: Partitioning,
+    per_period: HashMap<String, (usize, BTreeSet<String>)>,
+    ranges: BTreeMap<String, (NaiveDate, NaiveDate)>,
+    ends: HashMap<String, Option<String>>,
+}
+
+impl FileScan {
+    fn new(partitioning: Partitioning) -> Self {
+        Self {
+            partitioning,
+            per_period: HashMap::new(),
+            ranges: BTreeMap::new(),
+            ends: HashMap::new(),
         }
     }
-    Ok(())
+
+    async fn run(
+        bronze: &Snapshot,
+        sql: &str,
+        partitioning: Partitioning,
+    ) -> Result<Self, SilverError> {
+        let mut scan = Self::new(partitioning);
+        let mut stream = bronze.query_stream(sql).await?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| SilverError::Read(format!("reading bronze: {e}")))?;
+            scan.add(&batch);
+        }
+        Ok(scan)
+    }
+
+    fn add(&mut self, batch: &RecordBatch) {
+        let dates = batch.column(0).as_primitive::<Date32Type>();
+        let shas = string_column(batch.column(1));
+        let measured = (batch.num_columns() == 4).then(|| {
+            (
+                string_column(batch.column(2)),
+                batch.column(3).as_boolean().clone(),
+            )
+        });
+        // The current run of rows of one date and one file, and its count.
+        let mut run: Option<(i32, &str, usize)> = None;
+        // The latest measured (date, time) of the current file.
+        let mut end: Option<(&str, i32, &str)> = None;
+        for i in 0..batch.num_rows() {
+            if !dates.is_valid(i) {
+                continue;
+            }
+            let (date, sha) = (dates.value(i), get(&shas, i).unwrap_or_default());
+            match &mut run {
+                Some((d, s, n)) if *d == date && *s == sha => *n += 1,
+                _ => {
+                    if let Some((d, s, n)) = run.replace((date, sha, 1)) {
+                        self.count(d, s, n);
+                    }
+                }
+            }
+            let Some((heure, measured)) = &measured else {
+                continue;
+            };
+            if !measured.is_valid(i) || !measured.value(i) {
+                continue;
+            }
+            let time = get(heure, i).unwrap_or_default();
+            match &mut end {
+                Some((s, d, t)) if *s == sha => {
+                    if (date, lpad_time(time)) > (*d, lpad_time(t)) {
+                        (*d, *t) = (date, time);
+                    }
+                }
+                _ => {
+                    if let Some((s, d, t)) = end.replace((sha, date, time)) {
+                        self.end(s, d, t);
+                    }
+                }
+            }
+        }
+        if let Some((d, s, n)) = run {
+            self.count(d, s, n);
+        }
+        if let Some((s, d, t)) = end {
+            self.end(s, d, t);
+        }
+    }
+
+    fn count(&mut self, date: i32, sha: &str, rows: usize) {
+        let date = date32_to_date(date);
+        let key = self.partitioning.key(date);
+        if !self.ranges.contains_key(&key) {
+            self.ranges
+                .insert(key.clone(), self.partitioning.range(date));
+        }
+        let period = self.per_period.entry(key).or_default();
+        period.0 += rows;
+        if !period.1.contains(sha) {
+            period.1.insert(sha.to_string());
+        }
+    }
+
+    fn end(&mut self, sha: &str, date: i32, time: &str) {
+        let candidate = format!("{} {}", date32_to_date(date), lpad_time(time));
+        let end = self.ends.entry(sha.to_string()).or_default();
+        if end.as_ref().is_none_or(|e| candidate > *e) {
+            *end = Some(candidate);
+        }
+    }
+
+    fn ranges(&self) -> BTreeMap<String, (NaiveDate, NaiveDate)> {
+        self.ranges.clone()
+    }
+}
+
+/// A published time as five characters, `HH:MM`: `9:45` is padded, seconds are cut (SQL's
+/// `lpad(heure, 5, '0')`), so that times compare as text.
+fn lpad_time(time: &str) -> std::borrow::Cow<'_, str> {
+    match time.len() {
+        5 => time.into(),
+        n if n > 5 => time.get(..5).unwrap_or(time).into(),
+        n => format!("{}{time}", "0".repeat(5 - n)).into(),
+    }
 }
 
 /// A text column read where it lies, whatever Arrow string layout the scan produced
@@ -508,34 +658,11 @@ struct Batch {
 
 /// The periods to rebuild, in order, cut into batches of about `batch_rows` bronze rows (a
 /// period larger than that is a batch of its own: a partition is never split).
-async fn batches_of_periods(
-    bronze: &Snapshot,
+fn batches_of_periods(
     periods: &BTreeMap<String, (NaiveDate, NaiveDate)>,
-    partitioning: Partitioning,
+    mut scan: FileScan,
     batch_rows: usize,
-) -> Result<Vec<Batch>, SilverError> {
-    let sql = format!(
-        "SELECT date, _source_sha256, COUNT(*) FROM t {} GROUP BY date, _source_sha256",
-        period_filter(periods)
-    );
-    let mut per_period: HashMap<String, (usize, BTreeSet<String>)> = HashMap::new();
-    for batch in bronze.query(&sql).await? {
-        let dates = batch.column(0).as_primitive::<Date32Type>();
-        let shas = string_column(batch.column(1));
-        let counts = batch.column(2).as_primitive::<Int64Type>();
-        for i in 0..batch.num_rows() {
-            if !dates.is_valid(i) || !counts.is_valid(i) {
-                continue;
-            }
-            let period = per_period
-                .entry(partitioning.key(date32_to_date(dates.value(i))))
-                .or_default();
-            period.0 += usize::try_from(counts.value(i)).unwrap_or(0);
-            if let Some(sha) = get(&shas, i) {
-                period.1.insert(sha.to_string());
-            }
-        }
-    }
+) -> Vec<Batch> {
     let mut batches = Vec::new();
     let mut current = Batch {
         periods: BTreeMap::new(),
@@ -543,7 +670,7 @@ async fn batches_of_periods(
         files: BTreeSet::new(),
     };
     for (key, range) in periods {
-        let (rows, files) = per_period.remove(key).unwrap_or_default();
+        let (rows, files) = scan.per_period.remove(key).unwrap_or_default();
         if !current.periods.is_empty() && current.rows + rows > batch_rows {
             let next = Batch {
                 periods: BTreeMap::new(),
@@ -559,7 +686,7 @@ async fn batches_of_periods(
     if !current.periods.is_empty() {
         batches.push(current);
     }
-    Ok(batches)
+    batches
 }
 
 /// `WHERE` clause selecting the bronze rows of `periods`, adjacent periods merged into one range.
@@ -778,18 +905,32 @@ impl Interner {
     }
 }
 
-/// Local (date, time) to UTC microseconds, memoised: a few thousand distinct quarter-hours
-/// serve millions of rows.
+/// Local (date, time) to UTC microseconds. Rows come in runs of one date, and all but two days
+/// a year have one UTC offset from midnight to midnight: for those, the last date's offset
+/// turns a time into an instant by arithmetic. The two clock-change days go through the time
+/// zone, memoised.
 #[derive(Default)]
 struct InstantCache {
+    day: Option<(i32, Option<i64>)>,
     resolved: FastMap<(i32, u32), Option<i64>>,
 }
 
 impl InstantCache {
     fn resolve(&mut self, date: i32, heure: &str) -> Option<i64> {
         let time = instant::parse_heure(heure)?;
-        let minute = time.num_seconds_from_midnight();
-        *self.resolved.entry((date, minute)).or_insert_with(|| {
+        let seconds = time.num_seconds_from_midnight();
+        let offset = match self.day {
+            Some((day, offset)) if day == date => offset,
+            _ => {
+                let offset = instant::whole_day_offset(date32_to_date(date));
+                self.day = Some((date, offset));
+                offset
+            }
+        };
+        if let Some(offset) = offset {
+            return Some((i64::from(date) * 86_400 + i64::from(seconds) - offset) * 1_000_000);
+        }
+        *self.resolved.entry((date, seconds)).or_insert_with(|| {
             instant::to_utc(date32_to_date(date), time)
                 .instant()
                 .map(|t| t.timestamp_micros())
@@ -825,12 +966,29 @@ fn build_rows(
     let mut parts: BTreeMap<i32, KeptRows> = BTreeMap::new();
     let mut last_date: Option<(i32, i32)> = None;
     let mut zeroed: Vec<usize> = Vec::new();
+    // Rows come in long runs from one document, and a document's rows mostly rescue the same
+    // tokens (a region's `-` for nuclear): the last hash and the last rescued text are
+    // remembered, not looked up or parsed again.
+    let mut last_sha: Option<(&str, Option<u32>)> = None;
+    let mut last_rescued: Option<&str> = None;
     for i in 0..batch.num_rows() {
-        let Some(sha) = get(&columns.sha, i).and_then(|s| set_aside.shas.get(s)) else {
+        let hash = get(&columns.sha, i);
+        let sha = match (last_sha, hash) {
+            (Some((last, id)), Some(hash)) if last == hash => id,
+            (_, Some(hash)) => {
+                let id = set_aside.shas.get(hash);
+                last_sha = Some((hash, id));
+                id
+            }
+            (_, None) => None,
+        };
+        let Some(sha) = sha else {
             continue;
         };
         let locator = (sha, columns.source_row.value(i));
-        if let Some((rule, reason)) = set_aside.rows.remove(&locator) {
+        if !set_aside.rows.is_empty()
+            && let Some((rule, reason)) = set_aside.rows.remove(&locator)
+        {
             quarantine.push(rule, &reason, &columns, i);
             *counts.quarantined.entry(rule.into()).or_default() += 1;
             continue;
@@ -838,18 +996,10 @@ fn build_rows(
         let Some(at) = verdicts.take(locator) else {
             continue;
         };
-        zeroed.clear();
-        if let Some(json) = get(&columns.rescued, i)
-            && let Ok(Value::Object(tokens)) = serde_json::from_str::<Value>(json)
-        {
-            for (name, token) in tokens {
-                if token.as_str().is_some_and(|t| t.trim() == "-")
-                    && let Some(c) = catalogue::MEASURES.iter().position(|m| m.name == name)
-                    && dash_means_zero(catalogue::MEASURES[c].family)
-                {
-                    zeroed.push(c);
-                }
-            }
+        let rescued = get(&columns.rescued, i);
+        if rescued != last_rescued {
+            last_rescued = rescued;
+            zeroed = rescued.map(dashed_measures).unwrap_or_default();
         }
         let perimetre = get(&columns.perimetre, i).unwrap_or_default();
         let view = RowView {
@@ -926,8 +1076,23 @@ fn assemble(
     zeroes: &[(usize, usize)],
     run_id: &str,
 ) -> RecordBatch {
-    let indices = UInt32Array::from(keep.to_vec());
-    let pick = |array: &dyn Array| take(array, &indices, None).expect("indices are in range");
+    // Kept rows are ascending; usually a run of consecutive rows, which a slice shares
+    // without copying ninety columns.
+    let run = match (keep.first(), keep.last()) {
+        (Some(&first), Some(&last)) if (last - first) as usize + 1 == keep.len() => {
+            Some(first as usize)
+        }
+        _ => None,
+    };
+    let indices = UInt32Array::from(if run.is_some() {
+        Vec::new()
+    } else {
+        keep.to_vec()
+    });
+    let pick = |array: &dyn Array| match run {
+        Some(first) => array.slice(first, keep.len()),
+        None => take(array, &indices, None).expect("indices are in range"),
+    };
     let text = |array: &ArrayRef| -> ArrayRef {
         cast(&pick(array.as_ref()), &DataType::Utf8).expect("text casts to Utf8")
     };
@@ -1065,6 +1230,19 @@ impl BronzeColumns {
         }
         Value::Object(map).to_string()
     }
+}
+
+/// The catalogue positions of the measures a row's rescued tokens (JSON) set to 0 with `-`.
+fn dashed_measures(json: &str) -> Vec<usize> {
+    let Ok(Value::Object(tokens)) = serde_json::from_str::<Value>(json) else {
+        return Vec::new();
+    };
+    tokens
+        .iter()
+        .filter(|(_, token)| token.as_str().is_some_and(|t| t.trim() == "-"))
+        .filter_map(|(name, _)| catalogue::MEASURES.iter().position(|m| m.name == *name))
+        .filter(|&c| dash_means_zero(catalogue::MEASURES[c].family))
+        .collect()
 }
 
 /// Columns a `-` turns into 0: a source (or sub-type, storage) that does not exist in the
@@ -1236,5 +1414,30 @@ impl QuarantineBuilder {
         ];
         RecordBatch::try_new(schema::quarantine(), columns)
             .expect("quarantine columns match the schema")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_instants_agree_with_the_time_zone_every_quarter_hour() {
+        let mut cache = InstantCache::default();
+        let first = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+        let mut checked = 0;
+        for date in first.iter_days().take(731) {
+            let days = (date - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32;
+            for quarter in 0..96 {
+                let heure = format!("{:02}:{:02}", quarter / 4, quarter % 4 * 15);
+                let time = instant::parse_heure(&heure).unwrap();
+                let expected = instant::to_utc(date, time)
+                    .instant()
+                    .map(|t| t.timestamp_micros());
+                assert_eq!(cache.resolve(days, &heure), expected, "{date} {heure}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 731 * 96);
     }
 }
