@@ -315,7 +315,7 @@ pub async fn transform(
 
         // Pass 2, whole rows: the winners become silver rows, batch by batch.
         let mut rejected = QuarantineBuilder::new(&options.run_id);
-        let sql = format!("SELECT * FROM t {filter}");
+        let sql = format!("SELECT {} FROM t {filter}", *ROW_COLUMNS);
         let mut stream = bronze.query_stream(&sql).await?;
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(|e| SilverError::Read(format!("reading bronze: {e}")))?;
@@ -779,6 +779,7 @@ impl<'a> Plan<'a> {
         // Rows come in long runs from one document and one perimeter: remember the last ids.
         let mut last_sha: Option<(&str, u32)> = None;
         let mut last_perimetre: Option<(&str, u32)> = None;
+        let mut last_nature: Option<(Option<&str>, u8)> = None;
         for i in 0..batch.num_rows() {
             let hash = get(&sha, i).unwrap_or_default();
             let sha_id = match last_sha {
@@ -807,8 +808,17 @@ impl<'a> Plan<'a> {
                     .insert(locator, (rules::NONEXISTENT_TIME, reason));
                 continue;
             };
+            let nature = get(&nature, i);
+            let rank = match last_nature {
+                Some((text, rank)) if text == nature => rank,
+                _ => {
+                    let rank = nature_rank(nature);
+                    last_nature = Some((nature, rank));
+                    rank
+                }
+            };
             let candidate = Candidate {
-                nature: nature_rank(get(&nature, i)),
+                nature: rank,
                 locator,
             };
             let perimetre_id = match last_perimetre {
@@ -1172,6 +1182,26 @@ fn assemble(
     columns.push(Arc::new(StringArray::from(vec![run_id; n])));
     RecordBatch::try_new(schema::silver(), columns).expect("silver columns match the schema")
 }
+
+/// The bronze columns silver rows are built from (not the run id, the ingestion time, or the
+/// columns of labels ecomix does not know, which `_rescued` also holds): fewer to decode.
+static ROW_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    [
+        "perimetre",
+        "nature",
+        "date",
+        "heure",
+        "_source_sha256",
+        "_source_file",
+        "_source_row",
+        "_rescued",
+    ]
+    .into_iter()
+    .chain(catalogue::MEASURES.iter().map(|c| c.name))
+    .map(|name| format!("\"{name}\""))
+    .collect::<Vec<_>>()
+    .join(", ")
+});
 
 /// Typed views of a bronze batch's columns.
 struct BronzeColumns {
