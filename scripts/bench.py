@@ -11,8 +11,9 @@ transform: `transform --full` of a lake holding every real eCO2mix file (nationa
 portal exports, legacy), RUNS times; bronze rows read per second and peak RSS.
 
 job, at each scale: into a fresh lake, each step on its own (ingest, transform, gold,
-optimize), then `ecomix run` end to end, then the Python reference (scripts/reference_pipeline.py:
-the same ingest -> silver -> gold with Polars and deltalake, no optimize) on the same input:
+optimize), then `ecomix run` end to end, then `ecomix run` with the pipeline's optimize off (the
+reference's work), then the Python reference (scripts/reference_pipeline.py: the same ingest ->
+silver -> gold with Polars and deltalake, no optimize) on the same input:
 wall time, rows/s, MB/s, peak RSS, output size and the ratios; JOB_RUNS times for the real
 files, HISTORY_RUNS (1) for the synthetic ones. At the synthetic scales, also the incremental
 daily run: `ecomix run` of the next day's real-time file on top of the whole history.
