@@ -42,10 +42,6 @@ pub struct RowView<'a> {
 }
 
 impl RowView<'_> {
-    pub fn get(&self, name: &str) -> Option<f64> {
-        self.value(measure_index(name))
-    }
-
     /// The measure at catalogue position `column`.
     pub fn value(&self, column: usize) -> Option<f64> {
         if self.zeroed.contains(&column) {

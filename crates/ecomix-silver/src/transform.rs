@@ -255,7 +255,7 @@ pub async fn transform(
                     ends.entry(sha.clone()).or_insert(None);
                 }
             }
-            (scan.ranges(), scan)
+            (std::mem::take(&mut scan.ranges), scan)
         }
     };
     if periods.is_empty() {
@@ -557,10 +557,6 @@ impl FileScan {
         if end.as_ref().is_none_or(|e| candidate > *e) {
             *end = Some(candidate);
         }
-    }
-
-    fn ranges(&self) -> BTreeMap<String, (NaiveDate, NaiveDate)> {
-        self.ranges.clone()
     }
 }
 
@@ -1094,14 +1090,11 @@ fn assemble(
         }
         _ => None,
     };
-    let indices = UInt32Array::from(if run.is_some() {
-        Vec::new()
-    } else {
-        keep.to_vec()
-    });
-    let pick = |array: &dyn Array| match run {
-        Some(first) => array.slice(first, keep.len()),
-        None => take(array, &indices, None).expect("indices are in range"),
+    let indices = run.is_none().then(|| UInt32Array::from(keep.to_vec()));
+    let pick = |array: &dyn Array| match (run, &indices) {
+        (Some(first), _) => array.slice(first, keep.len()),
+        (None, Some(indices)) => take(array, indices, None).expect("indices are in range"),
+        (None, None) => unreachable!("indices exist when the rows are not one run"),
     };
     let text = |array: &ArrayRef| -> ArrayRef {
         cast(&pick(array.as_ref()), &DataType::Utf8).expect("text casts to Utf8")
@@ -1455,7 +1448,6 @@ mod tests {
     fn cached_instants_agree_with_the_time_zone_every_quarter_hour() {
         let mut cache = InstantCache::default();
         let first = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
-        let mut checked = 0;
         for date in first.iter_days().take(731) {
             let days = (date - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32;
             for quarter in 0..96 {
@@ -1465,9 +1457,7 @@ mod tests {
                     .instant()
                     .map(|t| t.timestamp_micros());
                 assert_eq!(cache.resolve(days, &heure), expected, "{date} {heure}");
-                checked += 1;
             }
         }
-        assert_eq!(checked, 731 * 96);
     }
 }
