@@ -142,6 +142,9 @@ def bench_job(label, files, runs, python=True, daily=None):
     for step, measures in steps.items():
         line(step, median(measures))
     line("ecomix run (e2e)", median(whole))
+    inside = ", ".join(f"{t['step']} {t['seconds']:.2f} s ({t['peak_rss_mib']:,} MiB)"
+                       for t in median(whole)[2].get("timings", []))
+    print(f"    its steps, with the peak RSS reached by the end of each: {inside}")
     line("run, no optimize", median(same_work))
     seconds = median(whole)[0]
     no_optimize = median(same_work)[0]

@@ -592,22 +592,36 @@ async fn run(
     let started_at = Utc::now();
     let started = Instant::now();
     let mut steps = serde_json::Map::new();
+    // Per step: wall time, and the process's memory high-water mark when the step ended (the
+    // step that raises it is the one that needed the memory).
+    let mut timings: Vec<Value> = Vec::new();
+    let mut step_started = Instant::now();
+    let mut done = |name: &str, report: Value, steps: &mut serde_json::Map<String, Value>| {
+        steps.insert(name.into(), report);
+        timings.push(json!({
+            "step": name,
+            "seconds": step_started.elapsed().as_secs_f64(),
+            "peak_rss_mib": ecomix_core::peak_rss_mib(),
+        }));
+        crate::release_memory();
+        step_started = Instant::now();
+    };
     let mut record = run_record("run", &run_id, started_at);
     record.input_files = inputs.clone();
     let outcome: anyhow::Result<ExitCode> = async {
         let (code, report) = ingest(ctx, &inputs, false, false, Some(&run_id)).await?;
-        steps.insert("ingest".into(), report);
+        done("ingest", report, &mut steps);
         let (_, report) = transform(ctx, args.full, None, &[], Some(&run_id)).await?;
-        steps.insert("transform".into(), report);
+        done("transform", report, &mut steps);
         let (_, report) = gold(ctx, args.full, Some(&run_id)).await?;
-        steps.insert("gold".into(), report);
+        done("gold", report, &mut steps);
         if ctx.pipeline.optimize.after_run {
             let (_, report) = optimize(ctx, &[], &[]).await?;
-            steps.insert("optimize".into(), report);
+            done("optimize", report, &mut steps);
         }
         if ctx.pipeline.vacuum.after_run {
             let (_, report) = vacuum(ctx, &[], None, false).await?;
-            steps.insert("vacuum".into(), report);
+            done("vacuum", report, &mut steps);
         }
         Ok(code)
     }
@@ -619,18 +633,29 @@ async fn run(
     }
     .into();
     record.message = outcome.as_ref().err().map(|e| format!("{e:#}"));
-    record.details = json!({ "steps": steps.keys().collect::<Vec<_>>() });
+    record.details = json!({ "steps": timings });
     record.ended_at = Utc::now();
     log_run(&ctx.lake, &record).await;
     let code = outcome?;
     if ctx.says() {
+        let parts: Vec<String> = timings
+            .iter()
+            .map(|t| {
+                let seconds = t["seconds"].as_f64().unwrap_or(0.0);
+                format!("{} {seconds:.2} s", t["step"].as_str().unwrap_or("?"))
+            })
+            .collect();
         say!(
-            "run {run_id}: done in {:.2} s, lake {}",
+            "run {run_id}: done in {:.2} s ({}), lake {}",
             started.elapsed().as_secs_f64(),
+            parts.join(", "),
             ctx.lake.root()
         );
     }
-    Ok((code, json!({ "run_id": run_id, "steps": steps })))
+    Ok((
+        code,
+        json!({ "run_id": run_id, "steps": steps, "timings": timings }),
+    ))
 }
 
 /// Fetches RTE's published files into a local folder.

@@ -671,6 +671,19 @@ fn run_follows_the_pipeline_file_and_a_second_run_changes_nothing() {
     for step in ["ingest", "transform", "gold", "optimize"] {
         assert!(report["steps"].get(step).is_some(), "{step} missing: {out}");
     }
+    // Timings in the order the steps ran; the memory high-water mark never goes down.
+    let timings = report["timings"].as_array().expect("timings");
+    let order: Vec<&str> = timings
+        .iter()
+        .map(|t| t["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ["ingest", "transform", "gold", "optimize"]);
+    let peaks: Vec<u64> = timings
+        .iter()
+        .map(|t| t["peak_rss_mib"].as_u64().unwrap())
+        .collect();
+    assert!(peaks[0] > 0 && peaks.is_sorted(), "{peaks:?}");
+    assert!(timings.iter().all(|t| t["seconds"].as_f64().unwrap() > 0.0));
     let silver_partitions = {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async {

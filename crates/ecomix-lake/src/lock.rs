@@ -159,6 +159,20 @@ fn holder(command: &str, lease: Option<Duration>) -> Holder {
     }
 }
 
+/// Who holds a local lock, as the holder wrote it in the lock file. The holder writes it just
+/// after taking the lock: a process that finds the lock taken in between reads an empty file,
+/// so it reads again for a moment before giving up on the name.
+fn read_holder(path: &std::path::Path) -> Option<Holder> {
+    for _ in 0..50 {
+        let written = std::fs::read_to_string(path).unwrap_or_default();
+        if let Ok(holder) = serde_json::from_str::<Holder>(&written) {
+            return Some(holder);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    None
+}
+
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
@@ -211,12 +225,10 @@ impl Lake {
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                let written = std::fs::read_to_string(&path).unwrap_or_default();
                 return Err(LakeError::Busy {
                     lake: self.root.to_string(),
-                    holder: serde_json::from_str::<Holder>(&written)
-                        .map(|h| h.to_string())
-                        .unwrap_or_else(|_| "another process".into()),
+                    holder: read_holder(&path)
+                        .map_or_else(|| "another process".into(), |h| h.to_string()),
                 });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
@@ -337,5 +349,33 @@ impl Lake {
             path,
             token,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_holder_is_read_once_written_and_not_invented() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        // Taken but not yet written: the holder's name arrives a few milliseconds later.
+        std::fs::write(&path, "").unwrap();
+        let writer = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(15));
+                let text = serde_json::to_string(&holder("run", None)).unwrap();
+                std::fs::write(path, text).unwrap();
+            })
+        };
+        let read = read_holder(&path).expect("the holder wrote its name");
+        writer.join().unwrap();
+        assert_eq!(read.pid, std::process::id());
+        assert_eq!(read.command, "run");
+
+        std::fs::write(&path, "{\"command\": \"ru").unwrap();
+        assert!(read_holder(&path).is_none(), "a torn name is not a holder");
     }
 }

@@ -261,7 +261,7 @@ pub async fn transform(
     if periods.is_empty() {
         return Ok(report);
     }
-    tracing::debug!(peak_rss_mib = peak_rss_mib(), "periods found");
+    tracing::debug!(peak_rss_mib = ecomix_core::peak_rss_mib(), "periods found");
 
     let column = partitioning.column();
     let keys: Vec<String> = periods.keys().cloned().collect();
@@ -284,7 +284,10 @@ pub async fn transform(
         .map(|r| options.rule_levels.get(r.name).copied().unwrap_or(r.level))
         .collect();
     let batches = batches_of_periods(&periods, counts, options.batch_rows);
-    tracing::debug!(peak_rss_mib = peak_rss_mib(), "batches planned");
+    tracing::debug!(
+        peak_rss_mib = ecomix_core::peak_rss_mib(),
+        "batches planned"
+    );
     report.batches = batches.len();
     let started = std::time::Instant::now();
     let mut silver = silver.in_background();
@@ -354,7 +357,7 @@ pub async fn transform(
             of = batches.len(),
             rows_read = report.rows_read,
             elapsed_ms = started.elapsed().as_millis() as u64,
-            peak_rss_mib = peak_rss_mib(),
+            peak_rss_mib = ecomix_core::peak_rss_mib(),
             "batch of periods written"
         );
         if let Some(progress) = &options.progress {
@@ -618,13 +621,6 @@ fn nature_rank(nature: Option<&str>) -> u8 {
         Some(n) if n.contains("temps r") => 1,
         _ => 0,
     }
-}
-
-/// The process's peak resident memory so far (Linux), for the debug log.
-fn peak_rss_mib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? / 1024)
 }
 
 /// Low-cardinality text columns get Parquet dictionaries; measures are written plainly (a
