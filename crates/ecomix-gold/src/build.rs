@@ -98,6 +98,7 @@ pub async fn build(lake: &Lake, options: &GoldOptions) -> Result<GoldReport, Gol
     if years.is_empty() && !full {
         return Ok(report);
     }
+    tracing::debug!(years = years.len(), "years to rebuild found");
     report.years = years.iter().copied().collect();
     let iso_years: BTreeSet<i32> = years
         .iter()
@@ -122,6 +123,11 @@ pub async fn build(lake: &Lake, options: &GoldOptions) -> Result<GoldReport, Gol
                         - chrono::Days::new(1),
                 );
             let (ctx, rows) = national_rows(&silver, start, end).await?;
+            tracing::debug!(
+                rows,
+                peak_rss_mib = ecomix_core::peak_rss_mib(),
+                "national rows read"
+            );
             report.silver_rows_read = rows;
             Some(ctx)
         }
@@ -137,37 +143,73 @@ pub async fn build(lake: &Lake, options: &GoldOptions) -> Result<GoldReport, Gol
             "years": report.years,
         }),
     )]);
-    for table in TABLES {
-        let partitions: &BTreeSet<i32> = if table.partition == "annee_iso" {
-            &iso_years
-        } else {
-            &years
-        };
-        let mut appender =
-            Appender::start(lake, table.table, table.schema(), &[table.partition]).await?;
-        appender = if full {
-            appender.replacing_all()
-        } else {
-            appender.replacing_partitions(table.partition, partitions.iter().map(i32::to_string))
-        };
-        let mut rows = 0;
-        if let Some(ctx) = &ctx {
-            // Streamed into the table's files: the results are never all in memory at once.
-            let mut batches = compute(ctx, table, partitions).await?;
-            while let Some(batch) = batches.next().await {
-                let batch = conform(table, batch.map_err(compute_error(table.name()))?)?;
-                rows += batch.num_rows();
-                appender.write(batch).await?;
+    // Two tables at a time, one per core: each is its own query, encoder and commit.
+    let mut written = futures::stream::iter(TABLES)
+        .map(|table| {
+            let partitions = if table.partition == "annee_iso" {
+                iso_years.clone()
+            } else {
+                years.clone()
+            };
+            let job = write_table(
+                lake.clone(),
+                table,
+                ctx.clone(),
+                partitions,
+                full,
+                metadata.clone(),
+            );
+            async move {
+                tokio::spawn(job).await.map_err(|e| GoldError::Compute {
+                    table: table.name().to_string(),
+                    message: format!("the task failed: {e}"),
+                })?
             }
-        }
-        let version = appender.commit(metadata.clone()).await?;
-        tracing::info!(table = table.name(), rows, ?version, "gold table written");
-        report
-            .tables
-            .insert(table.name().to_string(), TableOutcome { rows, version });
+        })
+        .buffered(CONCURRENT_TABLES);
+    while let Some(result) = written.next().await {
+        let (name, outcome) = result?;
+        report.tables.insert(name, outcome);
     }
     report.status = "written";
     Ok(report)
+}
+
+/// Tables computed and written at once: the machines ecomix aims at have two cores or more,
+/// and each table holds at most its sorted result in memory.
+const CONCURRENT_TABLES: usize = 2;
+
+/// Replaces `table`'s `partitions` (all of it when `full`) by the rows `ctx` computes for
+/// them, in one commit.
+async fn write_table(
+    lake: Lake,
+    table: &'static GoldTable,
+    ctx: Option<SessionContext>,
+    partitions: BTreeSet<i32>,
+    full: bool,
+    metadata: HashMap<String, serde_json::Value>,
+) -> Result<(String, TableOutcome), GoldError> {
+    let mut appender = Appender::start(&lake, table.table, table.schema(), &[table.partition])
+        .await?
+        .with_dictionary_columns(&table.text_columns());
+    appender = if full {
+        appender.replacing_all()
+    } else {
+        appender.replacing_partitions(table.partition, partitions.iter().map(i32::to_string))
+    };
+    let mut rows = 0;
+    if let Some(ctx) = &ctx {
+        // Streamed into the table's files: the results are never all in memory at once.
+        let mut batches = compute(ctx, table, &partitions).await?;
+        while let Some(batch) = batches.next().await {
+            let batch = conform(table, batch.map_err(compute_error(table.name()))?)?;
+            rows += batch.num_rows();
+            appender.write(batch).await?;
+        }
+    }
+    let version = appender.commit(metadata).await?;
+    tracing::info!(table = table.name(), rows, ?version, "gold table written");
+    Ok((table.name().to_string(), TableOutcome { rows, version }))
 }
 
 /// The silver version gold was built from: the oldest among the six tables (a run interrupted

@@ -775,7 +775,7 @@ impl<'a> Plan<'a> {
         for i in 0..batch.num_rows() {
             let hash = get(&sha, i).unwrap_or_default();
             let sha_id = match last_sha {
-                Some((h, id)) if h == hash => id,
+                Some((h, id)) if same_text(h, hash) => id,
                 _ => {
                     let id = self.sha_id(hash);
                     last_sha = Some((hash, id));
@@ -940,6 +940,13 @@ impl InstantCache {
     }
 }
 
+/// String equality that first asks whether both are the same bytes: a dictionary-encoded
+/// column decodes each row's hash as a view of one shared value, so the 64-byte comparison
+/// every row is mostly skipped.
+fn same_text(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
+}
+
 fn get(a: &Text, i: usize) -> Option<&str> {
     a.is_valid(i).then(|| a.value(i))
 }
@@ -976,7 +983,7 @@ fn build_rows(
     for i in 0..batch.num_rows() {
         let hash = get(&columns.sha, i);
         let sha = match (last_sha, hash) {
-            (Some((last, id)), Some(hash)) if last == hash => id,
+            (Some((last, id)), Some(hash)) if same_text(last, hash) => id,
             (_, Some(hash)) => {
                 let id = set_aside.shas.get(hash);
                 last_sha = Some((hash, id));
