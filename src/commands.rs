@@ -592,20 +592,19 @@ async fn run(
     let started_at = Utc::now();
     let started = Instant::now();
     let mut steps = serde_json::Map::new();
-    // Per step: wall time, and the process's memory high-water mark when the step ended (the
-    // step that raises it is the one that needed the memory).
-    let mut timings: Vec<Value> = Vec::new();
+    let mut timings: Vec<StepTiming> = Vec::new();
     let mut step_started = Instant::now();
-    let mut done = |name: &str, report: Value, steps: &mut serde_json::Map<String, Value>| {
-        steps.insert(name.into(), report);
-        timings.push(json!({
-            "step": name,
-            "seconds": step_started.elapsed().as_secs_f64(),
-            "peak_rss_mib": ecomix_core::peak_rss_mib(),
-        }));
-        crate::release_memory();
-        step_started = Instant::now();
-    };
+    let mut done =
+        |name: &'static str, report: Value, steps: &mut serde_json::Map<String, Value>| {
+            steps.insert(name.into(), report);
+            timings.push(StepTiming {
+                step: name,
+                seconds: step_started.elapsed().as_secs_f64(),
+                peak_rss_mib: ecomix_core::peak_rss_mib(),
+            });
+            crate::release_memory();
+            step_started = Instant::now();
+        };
     let mut record = run_record("run", &run_id, started_at);
     record.input_files = inputs.clone();
     let outcome: anyhow::Result<ExitCode> = async {
@@ -640,10 +639,7 @@ async fn run(
     if ctx.says() {
         let parts: Vec<String> = timings
             .iter()
-            .map(|t| {
-                let seconds = t["seconds"].as_f64().unwrap_or(0.0);
-                format!("{} {seconds:.2} s", t["step"].as_str().unwrap_or("?"))
-            })
+            .map(|t| format!("{} {:.2} s", t.step, t.seconds))
             .collect();
         say!(
             "run {run_id}: done in {:.2} s ({}), lake {}",
@@ -656,6 +652,15 @@ async fn run(
         code,
         json!({ "run_id": run_id, "steps": steps, "timings": timings }),
     ))
+}
+
+/// One step of `ecomix run`: its wall time, and the process's memory high-water mark when it
+/// ended (the step that raises it is the one that needed the memory).
+#[derive(serde::Serialize)]
+struct StepTiming {
+    step: &'static str,
+    seconds: f64,
+    peak_rss_mib: Option<u64>,
 }
 
 /// Fetches RTE's published files into a local folder.

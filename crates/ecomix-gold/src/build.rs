@@ -98,7 +98,6 @@ pub async fn build(lake: &Lake, options: &GoldOptions) -> Result<GoldReport, Gol
     if years.is_empty() && !full {
         return Ok(report);
     }
-    tracing::debug!(years = years.len(), "years to rebuild found");
     report.years = years.iter().copied().collect();
     let iso_years: BTreeSet<i32> = years
         .iter()
