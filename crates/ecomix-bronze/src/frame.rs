@@ -2,6 +2,7 @@
 //! token that is not a number and every unknown column kept in `_rescued`, and the lineage of
 //! each row.
 
+use std::borrow::Cow;
 use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -14,7 +15,7 @@ use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use deltalake::arrow::record_batch::RecordBatch;
 use ecomix_core::catalogue::{self, Column, Kind};
 use ecomix_core::layout::{ECO2MIX_BRONZE, TEMPO_BRONZE, TableRef};
-use serde_json::{Map, Value};
+use serde::Serializer as _;
 
 use crate::error::{InputError, excerpt};
 use crate::grid::{Grid, Part};
@@ -183,6 +184,45 @@ impl Builder {
     }
 }
 
+/// The tokens of one row kept in `_rescued`, written as a JSON object with its keys sorted (as
+/// `serde_json`'s map writes them) straight into a reused buffer: a third of the rows of a
+/// regional history rescue a `-`, and a map of owned strings per row cost more than the row.
+#[derive(Default)]
+struct Rescue<'k> {
+    /// Key and field position.
+    entries: Vec<(Cow<'k, str>, usize)>,
+    json: Vec<u8>,
+}
+
+impl Rescue<'_> {
+    /// The row's object, or `None` when there is nothing to rescue. A key given twice keeps its
+    /// last value.
+    fn json<'f>(&mut self, field: impl Fn(usize) -> &'f [u8]) -> Option<&str> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        self.entries.sort_by(|a, b| a.0.cmp(&b.0));
+        self.json.clear();
+        self.json.push(b'{');
+        for (k, (key, at)) in self.entries.iter().enumerate() {
+            if self.entries.get(k + 1).is_some_and(|next| next.0 == *key) {
+                continue;
+            }
+            if self.json.len() > 1 {
+                self.json.push(b',');
+            }
+            let mut writer = serde_json::Serializer::new(&mut self.json);
+            // Writing a string into a Vec cannot fail.
+            let _ = writer.serialize_str(key);
+            self.json.push(b':');
+            let mut writer = serde_json::Serializer::new(&mut self.json);
+            let _ = writer.serialize_str(&String::from_utf8_lossy(field(*at)));
+        }
+        self.json.push(b'}');
+        std::str::from_utf8(&self.json).ok()
+    }
+}
+
 const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
 fn date32(date: NaiveDate) -> i32 {
@@ -315,17 +355,21 @@ pub fn build(
         let index_of = |name: &str| columns.iter().position(|c| c.name == name);
         let mut rescued = StringBuilder::with_capacity(capacity, 0);
         let mut source_rows: Vec<i64> = Vec::with_capacity(capacity);
-        let mut rescue = Map::new();
+        let mut rescue = Rescue::default();
         let mut extra_builders: Vec<StringBuilder> = extra
             .iter()
             .map(|_| StringBuilder::with_capacity(capacity, 0))
             .collect();
         let heure_index = index_of("heure");
+        // A national file fills a third of the catalogue's columns, a regional one a tenth.
+        let built: Vec<usize> = (0..columns.len())
+            .filter(|&c| builders[c].is_some())
+            .collect();
         let perimetre_index = index_of("perimetre");
         let nature_index = index_of("nature");
 
         grid.for_each_row_in(file, part, |line, fields| {
-            rescue.clear();
+            rescue.entries.clear();
             source_rows.push(line as i64);
             let field = |i: usize| fields.get(i).unwrap_or(b"");
             let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
@@ -375,7 +419,8 @@ pub fn build(
                 },
             };
 
-            for (c, column) in columns.iter().enumerate() {
+            for &c in &built {
+                let column = &columns[c];
                 let Some(builder) = builders[c].as_mut() else {
                     continue;
                 };
@@ -441,7 +486,7 @@ pub fn build(
                             b.append_value(number);
                         } else {
                             b.append_null();
-                            rescue.insert(column.name.to_string(), Value::String(text(raw)));
+                            rescue.entries.push((Cow::Borrowed(column.name), i));
                         }
                     }
                 }
@@ -454,7 +499,7 @@ pub fn build(
                 };
                 let raw = field(i);
                 if !raw.trim_ascii().is_empty() {
-                    rescue.insert(key.to_string(), Value::String(text(raw)));
+                    rescue.entries.push((Cow::Borrowed(key), i));
                 }
             }
             for ((i, _), builder) in extra.iter().zip(&mut extra_builders) {
@@ -469,13 +514,14 @@ pub fn build(
             for i in grid.header.len()..fields.len() {
                 let raw = field(i);
                 if !raw.trim_ascii().is_empty() {
-                    rescue.insert(format!("column_{}", i + 1), Value::String(text(raw)));
+                    rescue
+                        .entries
+                        .push((Cow::Owned(format!("column_{}", i + 1)), i));
                 }
             }
-            if rescue.is_empty() {
-                rescued.append_null();
-            } else {
-                rescued.append_value(Value::Object(std::mem::take(&mut rescue)).to_string());
+            match rescue.json(field) {
+                Some(json) => rescued.append_value(json),
+                None => rescued.append_null(),
             }
             Ok(())
         })?;
@@ -614,6 +660,35 @@ fn parse_integer(s: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rescued object is what `serde_json` writes for a map of the same tokens: keys sorted,
+    /// a key given twice keeping its last value, text escaped.
+    #[test]
+    fn rescued_json_is_serde_json_s_map() {
+        let fields: [&[u8]; 4] = [b"-", b"ND", b"a \"quoted\"\ttab", b"caf\xe9"];
+        let field = |i: usize| fields[i];
+        let mut rescue = Rescue::default();
+        assert_eq!(rescue.json(field), None);
+        rescue.entries.extend([
+            (Cow::Borrowed("nucleaire"), 0),
+            (Cow::Borrowed("eolien"), 1),
+            (Cow::Owned("column_9".to_string()), 2),
+            (Cow::Borrowed("eolien"), 3),
+        ]);
+        let mut map = serde_json::Map::new();
+        for (key, at) in &rescue.entries {
+            map.insert(
+                key.to_string(),
+                serde_json::Value::String(String::from_utf8_lossy(field(*at)).into_owned()),
+            );
+        }
+        let expected = serde_json::Value::Object(map).to_string();
+        assert_eq!(rescue.json(field), Some(expected.as_str()));
+        assert_eq!(
+            expected,
+            "{\"column_9\":\"a \\\"quoted\\\"\\ttab\",\"eolien\":\"caf\u{FFFD}\",\"nucleaire\":\"-\"}"
+        );
+    }
 
     #[test]
     fn numbers_and_tokens() {

@@ -302,6 +302,44 @@ impl Grid<'_> {
             Body::Text {
                 text,
                 offset,
+                delimiter: b'\t',
+            } => {
+                // RTE's tab files are not quoted (see `text_reader`): a record is a line, its
+                // fields are split at tabs, and csv's byte-by-byte state machine is not needed.
+                // Like csv, `\r`, `\n` and `\r\n` end a record and empty records are skipped;
+                // lines are counted by their `\n`.
+                let body = &text.as_bytes()[offset + part.start..offset + part.end];
+                let mut record = ByteRecord::new();
+                let mut line = part.first_line;
+                let mut skip_header = part.has_header;
+                let mut at = 0;
+                while at < body.len() {
+                    let end =
+                        memchr::memchr2(b'\n', b'\r', &body[at..]).map_or(body.len(), |p| at + p);
+                    let content = &body[at..end];
+                    if !content.is_empty() {
+                        if skip_header {
+                            skip_header = false;
+                        } else {
+                            record.clear();
+                            let mut from = 0;
+                            for tab in memchr::memchr_iter(b'\t', content) {
+                                record.push_field(&content[from..tab]);
+                                from = tab + 1;
+                            }
+                            record.push_field(&content[from..]);
+                            on_row(line, &record)?;
+                        }
+                    }
+                    if body.get(end) == Some(&b'\n') {
+                        line += 1;
+                    }
+                    at = end + 1;
+                }
+            }
+            Body::Text {
+                text,
+                offset,
                 delimiter,
             } => {
                 // csv positions a record where the previous one's terminator began (so blank
@@ -349,8 +387,9 @@ impl Grid<'_> {
 /// A line of prose in the first field and nothing else.
 fn is_note(fields: &ByteRecord) -> bool {
     let mut iter = fields.iter();
-    let first = String::from_utf8_lossy(iter.next().unwrap_or(b""));
-    iter.all(|f| f.trim_ascii().is_empty()) && first.split_whitespace().count() >= 4
+    let first = iter.next().unwrap_or(b"");
+    iter.all(|f| f.trim_ascii().is_empty())
+        && String::from_utf8_lossy(first).split_whitespace().count() >= 4
 }
 
 fn read_workbook(name: &str, bytes: &[u8]) -> Result<Grid<'static>, InputError> {
@@ -541,6 +580,53 @@ mod tests {
         assert_eq!(grid.header_line, 4);
         assert_eq!((rows[0].line, rows[1].line), (5, 6));
         assert_eq!(grid.preamble.nature.as_deref(), Some("Données temps réel"));
+    }
+
+    /// The tab path splits lines itself: it must see the records, fields and line numbers the
+    /// csv reader sees, line endings of every kind and stray quotes included.
+    #[test]
+    fn tab_rows_match_the_csv_reader() {
+        let body = "Date\tHeures\tNote\r\n2024-01-01\t00:00\t\"x\r\n\r\n\n2024-01-01\t00:15\t\t\n2024-01-01\t00:30\ra\tb\n\t\tz";
+        let (grid, rows, _) = text(body.as_bytes()).unwrap();
+        assert_eq!(grid.delimiter, Some(b'\t'));
+        let fields = |row: &Row| -> Vec<String> {
+            row.fields
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect()
+        };
+        let got: Vec<(u64, Vec<String>)> = rows.iter().map(|r| (r.line, fields(r))).collect();
+        let expected: Vec<(u64, Vec<String>)> = vec![
+            (2, vec!["2024-01-01".into(), "00:00".into(), "\"x".into()]),
+            (
+                5,
+                vec!["2024-01-01".into(), "00:15".into(), "".into(), "".into()],
+            ),
+            // A lone `\r` ends a record but not a line.
+            (6, vec!["2024-01-01".into(), "00:30".into()]),
+            (6, vec!["a".into(), "b".into()]),
+            (7, vec!["".into(), "".into(), "z".into()]),
+        ];
+        assert_eq!(got, expected);
+        // The csv reader, configured as for text with other separators, agrees.
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(b'\t')
+            .has_headers(false)
+            .flexible(true)
+            .quoting(false)
+            .from_reader(body.as_bytes());
+        let records: Vec<Vec<String>> = reader
+            .byte_records()
+            .skip(1)
+            .map(|r| {
+                r.unwrap()
+                    .iter()
+                    .map(|f| String::from_utf8_lossy(f).into_owned())
+                    .collect()
+            })
+            .collect();
+        let fields_only: Vec<Vec<String>> = expected.into_iter().map(|(_, f)| f).collect();
+        assert_eq!(records, fields_only);
     }
 
     #[test]

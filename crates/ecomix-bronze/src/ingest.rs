@@ -209,7 +209,7 @@ const CHUNK: usize = 2;
 
 /// Low-cardinality text columns, worth Parquet dictionaries; measures are not (hashing every
 /// float costs more than it saves).
-const DICTIONARY_COLUMNS: [&str; 7] = [
+const DICTIONARY_COLUMNS: [&str; 8] = [
     "perimetre",
     "nature",
     "heure",
@@ -217,7 +217,12 @@ const DICTIONARY_COLUMNS: [&str; 7] = [
     "couleur",
     "_source_file",
     "_source_sha256",
+    "_run_id",
 ];
+
+/// Lineage columns read whole or by equality, never by range: statistics would cost a
+/// comparison of every value for nothing.
+const UNSTATISTICAL_COLUMNS: [&str; 4] = ["_source_file", "_source_sha256", "_run_id", "_rescued"];
 
 /// What became of one document of a chunk.
 enum Outcome {
@@ -392,7 +397,8 @@ async fn appender(lake: &Lake, dataset: Dataset) -> Result<Appender, BronzeError
     Ok(
         Appender::start(lake, dataset.table(), dataset.schema(), &[PARTITION_COLUMN])
             .await?
-            .with_dictionary_columns(&DICTIONARY_COLUMNS),
+            .with_dictionary_columns(&DICTIONARY_COLUMNS)
+            .without_statistics(&UNSTATISTICAL_COLUMNS),
     )
 }
 

@@ -34,6 +34,8 @@ pub struct Appender {
     /// the new columns, which readers see as nulls.
     writers: Vec<RecordBatchWriter>,
     properties: Option<deltalake::parquet::file::properties::WriterProperties>,
+    dictionary: Vec<String>,
+    no_statistics: Vec<String>,
     /// Files finalized by [`Appender::seal`], added by the commit.
     sealed: Vec<Add>,
     rows: usize,
@@ -105,6 +107,8 @@ impl Appender {
             partition_columns,
             writers: vec![writer],
             properties: None,
+            dictionary: Vec::new(),
+            no_statistics: Vec::new(),
             sealed: Vec::new(),
             rows: 0,
             replace: None,
@@ -184,16 +188,37 @@ impl Appender {
     /// Parquet dictionaries only for these columns (low-cardinality text); other columns are
     /// written plainly, which is faster for measures and no larger once compressed.
     pub fn with_dictionary_columns(mut self, columns: &[&str]) -> Self {
+        self.dictionary = columns.iter().map(|c| c.to_string()).collect();
+        self.apply_properties();
+        self
+    }
+
+    /// No Parquet statistics for these columns: lineage text that no reader filters on by
+    /// range, whose minimum and maximum cost a comparison of every value.
+    pub fn without_statistics(mut self, columns: &[&str]) -> Self {
+        self.no_statistics = columns.iter().map(|c| c.to_string()).collect();
+        self.apply_properties();
+        self
+    }
+
+    fn apply_properties(&mut self) {
         use deltalake::parquet::basic::Compression;
-        use deltalake::parquet::file::properties::WriterProperties;
+        use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
         use deltalake::parquet::schema::types::ColumnPath;
         let mut properties = WriterProperties::builder()
             .set_created_by(format!("ecomix {}", env!("CARGO_PKG_VERSION")))
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_dictionary_enabled(false);
-        for column in columns {
-            properties = properties.set_column_dictionary_enabled(ColumnPath::from(*column), true);
+        for column in &self.dictionary {
+            properties =
+                properties.set_column_dictionary_enabled(ColumnPath::from(column.as_str()), true);
+        }
+        for column in &self.no_statistics {
+            properties = properties.set_column_statistics_enabled(
+                ColumnPath::from(column.as_str()),
+                EnabledStatistics::None,
+            );
         }
         let properties = properties.build();
         self.writers = std::mem::take(&mut self.writers)
@@ -201,7 +226,6 @@ impl Appender {
             .map(|w| w.with_writer_properties(properties.clone()))
             .collect();
         self.properties = Some(properties);
-        self
     }
 
     /// Makes the commit replace these partitions: their current files are removed in the same

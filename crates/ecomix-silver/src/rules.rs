@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use deltalake::arrow::array::{Array, Float64Array};
+use deltalake::arrow::array::{Array, Float64Array, StringArray};
 use ecomix_core::catalogue::{self, Family};
 use serde::{Deserialize, Serialize};
 
@@ -32,24 +32,35 @@ impl std::str::FromStr for Level {
     }
 }
 
-/// A silver row as the rules see it, read in place: its perimeter, the measure columns of its
-/// batch (catalogue order) and its row, and the measures a `-` set to 0.
-pub struct RowView<'a> {
-    pub perimetre: &'a str,
+/// Silver rows as the rules see them, a batch at a time: their perimeters and their measures
+/// (catalogue order), the measures a `-` set to 0 already 0. Rules read columns, not rows: a
+/// rule over forty source columns then skips those a batch does not have.
+pub struct Rows<'a> {
+    pub perimetre: &'a StringArray,
     pub measures: &'a [Float64Array],
-    pub row: usize,
-    pub zeroed: &'a [usize],
 }
 
-impl RowView<'_> {
-    /// The measure at catalogue position `column`.
-    pub fn value(&self, column: usize) -> Option<f64> {
-        if self.zeroed.contains(&column) {
-            return Some(0.0);
-        }
-        let array = &self.measures[column];
-        array.is_valid(self.row).then(|| array.value(self.row))
+impl Rows<'_> {
+    pub fn len(&self) -> usize {
+        self.perimetre.len()
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn perimetre(&self, row: usize) -> &str {
+        if self.perimetre.is_valid(row) {
+            self.perimetre.value(row)
+        } else {
+            ""
+        }
+    }
+}
+
+/// Per row, whether the measure is absent or satisfies `ok`.
+fn each(column: &Float64Array, ok: impl Fn(f64) -> bool) -> Vec<bool> {
+    column.iter().map(|v| v.is_none_or(&ok)).collect()
 }
 
 /// The position of a measure column in the catalogue's list.
@@ -70,8 +81,8 @@ pub struct Rule {
     pub name: &'static str,
     pub level: Level,
     pub description: &'static str,
-    /// True when the row satisfies the rule.
-    pub check: fn(&RowView) -> bool,
+    /// For each row, whether it satisfies the rule.
+    pub check: fn(&Rows) -> Vec<bool>,
 }
 
 /// Catalogue positions of the measures the rules read, looked up once: by name per row, the
@@ -94,23 +105,31 @@ static CHECKED: LazyLock<Checked> = LazyLock::new(|| Checked {
 
 /// Plausible consumption: France between 15 and 110 GW (the record is 102 GW, February 2012),
 /// a region between 0 and 25 GW.
-fn consumption_plausible(row: &RowView) -> bool {
-    let bounds = if row.perimetre == "France" {
-        15_000.0..=110_000.0
-    } else {
-        0.0..=25_000.0
-    };
-    row.value(CHECKED.consommation)
-        .is_none_or(|v| bounds.contains(&v))
+fn consumption_plausible(rows: &Rows) -> Vec<bool> {
+    rows.measures[CHECKED.consommation]
+        .iter()
+        .enumerate()
+        .map(|(row, v)| {
+            v.is_none_or(|v| {
+                let bounds = if rows.perimetre(row) == "France" {
+                    15_000.0..=110_000.0
+                } else {
+                    0.0..=25_000.0
+                };
+                bounds.contains(&v)
+            })
+        })
+        .collect()
 }
 
-fn co2_rate_in_range(row: &RowView) -> bool {
-    row.value(CHECKED.taux_co2)
-        .is_none_or(|v| (0.0..=2_000.0).contains(&v))
+fn co2_rate_in_range(rows: &Rows) -> Vec<bool> {
+    each(&rows.measures[CHECKED.taux_co2], |v| {
+        (0.0..=2_000.0).contains(&v)
+    })
 }
 
 /// Sources produce (≥ 0); pumping and battery charging consume (≤ 0).
-fn production_signs(row: &RowView) -> bool {
+fn production_signs(rows: &Rows) -> Vec<bool> {
     static SIGNED: LazyLock<Vec<(usize, bool)>> = LazyLock::new(|| {
         catalogue::MEASURES
             .iter()
@@ -124,26 +143,43 @@ fn production_signs(row: &RowView) -> bool {
             .map(|(i, c)| (i, matches!(c.name, "pompage" | "stockage_batterie")))
             .collect()
     });
-    SIGNED.iter().all(|&(i, consumes)| match row.value(i) {
-        None => true,
-        Some(v) if consumes => v <= 0.0,
-        Some(v) => v >= 0.0,
-    })
+    let mut pass = vec![true; rows.len()];
+    for &(i, consumes) in SIGNED.iter() {
+        let column = &rows.measures[i];
+        if column.null_count() == column.len() {
+            continue;
+        }
+        for (row, v) in column.iter().enumerate() {
+            if let Some(v) = v {
+                let ok = if consumes { v <= 0.0 } else { v >= 0.0 };
+                pass[row] &= ok;
+            }
+        }
+    }
+    pass
 }
 
 /// Onshore plus offshore wind equals total wind, within 2 % or 10 MW.
-fn wind_breakdown_consistent(row: &RowView) -> bool {
+fn wind_breakdown_consistent(rows: &Rows) -> Vec<bool> {
     let columns = &*CHECKED;
-    match (
-        row.value(columns.eolien),
-        row.value(columns.eolien_terrestre),
-        row.value(columns.eolien_offshore),
-    ) {
-        (Some(total), Some(onshore), Some(offshore)) => {
-            (total - onshore - offshore).abs() <= (0.02 * total.abs()).max(10.0)
-        }
-        _ => true,
-    }
+    let (total, onshore, offshore) = (
+        &rows.measures[columns.eolien],
+        &rows.measures[columns.eolien_terrestre],
+        &rows.measures[columns.eolien_offshore],
+    );
+    total
+        .iter()
+        .zip(onshore)
+        .zip(offshore)
+        .map(
+            |((total, onshore), offshore)| match (total, onshore, offshore) {
+                (Some(total), Some(onshore), Some(offshore)) => {
+                    (total - onshore - offshore).abs() <= (0.02 * total.abs()).max(10.0)
+                }
+                _ => true,
+            },
+        )
+        .collect()
 }
 
 pub const RULES: &[Rule] = &[
@@ -193,12 +229,56 @@ mod tests {
             .map(|v| Float64Array::from(vec![*v]))
             .collect();
         let rule = RULES.iter().find(|r| r.name == rule).unwrap();
-        (rule.check)(&RowView {
-            perimetre,
+        let perimetre = StringArray::from(vec![perimetre]);
+        let pass = (rule.check)(&Rows {
+            perimetre: &perimetre,
             measures: &measures,
-            row: 0,
-            zeroed: &[],
-        })
+        });
+        assert_eq!(pass.len(), 1);
+        pass[0]
+    }
+
+    /// Rules read whole columns: each row gets its own verdict, whatever the other rows hold,
+    /// and a column absent from every row (skipped) changes nothing.
+    #[test]
+    fn rules_judge_each_row_of_a_batch() {
+        let mut measures: Vec<Float64Array> = (0..catalogue::MEASURES.len())
+            .map(|_| Float64Array::from(vec![None::<f64>; 4]))
+            .collect();
+        let mut set = |name: &str, values: [Option<f64>; 4]| {
+            measures[measure_index(name)] = Float64Array::from(values.to_vec());
+        };
+        set("solaire", [Some(1.0), Some(-2.0), None, Some(0.0)]);
+        set("pompage", [Some(-5.0), None, Some(3.0), Some(-1.0)]);
+        set(
+            "consommation",
+            [Some(5_000.0), Some(5_000.0), None, Some(30_000.0)],
+        );
+        set("eolien", [Some(1000.0), Some(1000.0), Some(1000.0), None]);
+        set(
+            "eolien_terrestre",
+            [Some(990.0), Some(500.0), None, Some(1.0)],
+        );
+        set(
+            "eolien_offshore",
+            [Some(0.0), Some(0.0), Some(0.0), Some(1.0)],
+        );
+        let perimetre = StringArray::from(vec!["France", "Bretagne", "France", "Bretagne"]);
+        let rows = Rows {
+            perimetre: &perimetre,
+            measures: &measures,
+        };
+        let verdicts = |name: &str| (RULES.iter().find(|r| r.name == name).unwrap().check)(&rows);
+        assert_eq!(verdicts("production_signs"), [true, false, false, true]);
+        assert_eq!(
+            verdicts("consommation_plausible"),
+            [false, true, true, false]
+        );
+        assert_eq!(
+            verdicts("wind_breakdown_consistent"),
+            [true, false, true, true]
+        );
+        assert_eq!(verdicts("taux_co2_range"), [true; 4]);
     }
 
     #[test]

@@ -14,11 +14,12 @@ use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate, Timelike};
 use deltalake::arrow::array::{
-    Array, ArrayRef, AsArray, Date32Array, Float64Array, Float64Builder, Int32Builder, Int64Array,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Int32Builder, Int64Array,
     Int64Builder, StringArray, StringBuilder, StringViewArray, TimestampMicrosecondArray,
     UInt32Array,
 };
-use deltalake::arrow::compute::{cast, take};
+use deltalake::arrow::buffer::{BooleanBuffer, NullBuffer};
+use deltalake::arrow::compute::{cast, filter_record_batch, take};
 use deltalake::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
 use deltalake::arrow::record_batch::RecordBatch;
 use ecomix_core::catalogue::{self, Family};
@@ -29,7 +30,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::instant;
-use crate::rules::{self, Level, RULES, RowView, measure_index};
+use crate::rules::{self, Level, RULES, measure_index};
 use crate::schema;
 
 pub const ECO2MIX_SILVER: TableRef = TableRef::new(Layer::Silver, "eco2mix_silver");
@@ -267,10 +268,12 @@ pub async fn transform(
     let keys: Vec<String> = periods.keys().cloned().collect();
     let mut silver = Appender::start(lake, ECO2MIX_SILVER, schema::silver(), &[column])
         .await?
-        .with_dictionary_columns(&DICTIONARY_COLUMNS);
+        .with_dictionary_columns(&DICTIONARY_COLUMNS)
+        .without_statistics(&UNSTATISTICAL_COLUMNS);
     let mut quarantine = Appender::start(lake, ECO2MIX_QUARANTINE, schema::quarantine(), &[column])
         .await?
-        .with_dictionary_columns(&DICTIONARY_COLUMNS);
+        .with_dictionary_columns(&DICTIONARY_COLUMNS)
+        .without_statistics(&UNSTATISTICAL_COLUMNS);
     if options.full {
         silver = silver.replacing_all();
         quarantine = quarantine.replacing_all();
@@ -637,6 +640,10 @@ const DICTIONARY_COLUMNS: [&str; 6] = [
 /// Quarantine rows are written in batches of this many.
 const BATCH_ROWS: usize = 65_536;
 
+/// Lineage and raw text, never filtered by range: their statistics would cost a comparison of
+/// every value for nothing.
+const UNSTATISTICAL_COLUMNS: [&str; 3] = ["_source_file", "_run_id", "raw_values"];
+
 /// Bronze rows per batch of periods unless told otherwise: a few hundred MiB of working memory.
 pub const DEFAULT_BATCH_ROWS: usize = 1_000_000;
 
@@ -957,8 +964,8 @@ struct Counts {
     warnings: BTreeMap<String, usize>,
 }
 
-/// Pass 2 for one bronze batch: its winning rows through the rules, assembled column by column
-/// into a silver batch; its set-aside rows to the quarantine.
+/// Pass 2 for one bronze batch: its winning rows assembled column by column into silver batches
+/// (one per partition) and passed through the rules; its set-aside rows to the quarantine.
 fn build_rows(
     batch: &RecordBatch,
     verdicts: &mut Verdicts,
@@ -1010,60 +1017,28 @@ fn build_rows(
             last_rescued = rescued;
             zeroed = rescued.map(dashed_measures).unwrap_or_default();
         }
-        let perimetre = get(&columns.perimetre, i).unwrap_or_default();
-        let view = RowView {
-            perimetre,
-            measures: &columns.measures,
-            row: i,
-            zeroed: &zeroed,
+        let days = columns.dates.value(i);
+        let part = match last_date {
+            Some((d, part)) if d == days => part,
+            _ => {
+                let part = partitioning.ordinal(date32_to_date(days));
+                last_date = Some((days, part));
+                part
+            }
         };
-        let mut kept = true;
-        for (rule, level) in RULES.iter().zip(levels) {
-            if (rule.check)(&view) {
-                continue;
-            }
-            match level {
-                Level::Warn => *counts.warnings.entry(rule.name.into()).or_default() += 1,
-                Level::Quarantine => {
-                    quarantine.push(rule.name, rule.description, &columns, i);
-                    *counts.quarantined.entry(rule.name.into()).or_default() += 1;
-                    kept = false;
-                    break;
-                }
-                Level::Fail => {
-                    return Err(Box::new(RuleFailure {
-                        rule: rule.name.into(),
-                        description: rule.description.into(),
-                        perimetre: perimetre.into(),
-                        date: date32_to_date(columns.dates.value(i)).to_string(),
-                        heure: get(&columns.heure, i).unwrap_or_default().into(),
-                        file: get(&columns.source_file, i).unwrap_or_default().into(),
-                        line: columns.source_row.value(i),
-                    }));
-                }
-            }
-        }
-        if kept {
-            let days = columns.dates.value(i);
-            let part = match last_date {
-                Some((d, part)) if d == days => part,
-                _ => {
-                    let part = partitioning.ordinal(date32_to_date(days));
-                    last_date = Some((days, part));
-                    part
-                }
-            };
-            let rows = parts.entry(part).or_default();
-            rows.zeroes
-                .extend(zeroed.iter().map(|&c| (rows.keep.len(), c)));
-            rows.keep.push(i as u32);
-            rows.instants.push(at);
+        let rows = parts.entry(part).or_default();
+        rows.zeroes
+            .extend(zeroed.iter().map(|&c| (rows.keep.len(), c)));
+        rows.keep.push(i as u32);
+        rows.instants.push(at);
+    }
+    let mut batches = Vec::with_capacity(parts.len());
+    for rows in parts.into_values() {
+        let batch = assemble(&columns, rows, levels, run_id, quarantine, &mut counts)?;
+        if batch.num_rows() > 0 {
+            batches.push(batch);
         }
     }
-    let batches = parts
-        .into_values()
-        .map(|rows| assemble(&columns, &rows.keep, rows.instants, &rows.zeroes, run_id))
-        .collect();
     Ok((batches, counts))
 }
 
@@ -1077,14 +1052,21 @@ struct KeptRows {
 }
 
 /// The silver batch of the kept rows, column by column (Arrow's `take`), with the measures a
-/// `-` set to 0 and the derived columns computed.
+/// `-` set to 0, the rules applied (rows a rule quarantines go to `quarantine` and are filtered
+/// out) and the derived columns computed.
 fn assemble(
     bronze: &BronzeColumns,
-    keep: &[u32],
-    instants: Vec<i64>,
-    zeroes: &[(usize, usize)],
+    rows: KeptRows,
+    levels: &[Level],
     run_id: &str,
-) -> RecordBatch {
+    quarantine: &mut QuarantineBuilder,
+    counts: &mut Counts,
+) -> Result<RecordBatch, Box<RuleFailure>> {
+    let KeptRows {
+        keep,
+        instants,
+        zeroes,
+    } = rows;
     // Kept rows are ascending; usually a run of consecutive rows, which a slice shares
     // without copying ninety columns.
     let run = match (keep.first(), keep.last()) {
@@ -1121,21 +1103,61 @@ fn assemble(
             .map(|(v, z)| if z { Some(0.0) } else { v })
             .collect();
     }
-    let n = keep.len();
-    let mut derived_columns: Vec<Float64Builder> = (0..schema::DERIVED.len())
-        .map(|_| Float64Builder::with_capacity(n))
-        .collect();
-    for r in 0..n {
-        let value = |c: usize| measures[c].is_valid(r).then(|| measures[c].value(r));
-        for (builder, v) in derived_columns.iter_mut().zip(derived(value)) {
-            builder.append_option(v);
+    let perimetre = text(&bronze.perimetre_array);
+
+    // The rules, in their declared order: a row's first quarantining rule sends it to the
+    // quarantine, and the rules after it are not counted for it.
+    let view = rules::Rows {
+        perimetre: perimetre.as_string::<i32>(),
+        measures: &measures,
+    };
+    let passes: Vec<Vec<bool>> = RULES.iter().map(|rule| (rule.check)(&view)).collect();
+    let mut kept = vec![true; keep.len()];
+    let mut warned = vec![0usize; RULES.len()];
+    let mut quarantined = vec![0usize; RULES.len()];
+    for (r, &row) in keep.iter().enumerate() {
+        let i = row as usize;
+        for (k, (rule, level)) in RULES.iter().zip(levels).enumerate() {
+            if passes[k][r] {
+                continue;
+            }
+            match level {
+                Level::Warn => warned[k] += 1,
+                Level::Quarantine => {
+                    quarantine.push(rule.name, rule.description, bronze, i);
+                    quarantined[k] += 1;
+                    kept[r] = false;
+                    break;
+                }
+                Level::Fail => {
+                    return Err(Box::new(RuleFailure {
+                        rule: rule.name.into(),
+                        description: rule.description.into(),
+                        perimetre: get(&bronze.perimetre, i).unwrap_or_default().into(),
+                        date: date32_to_date(bronze.dates.value(i)).to_string(),
+                        heure: get(&bronze.heure, i).unwrap_or_default().into(),
+                        file: get(&bronze.source_file, i).unwrap_or_default().into(),
+                        line: bronze.source_row.value(i),
+                    }));
+                }
+            }
         }
     }
+    for (k, rule) in RULES.iter().enumerate() {
+        if warned[k] > 0 {
+            *counts.warnings.entry(rule.name.into()).or_default() += warned[k];
+        }
+        if quarantined[k] > 0 {
+            *counts.quarantined.entry(rule.name.into()).or_default() += quarantined[k];
+        }
+    }
+
+    let n = keep.len();
     let dates = pick(&bronze.dates);
     let dates = dates.as_primitive::<Date32Type>();
     let mut hours = Int32Builder::with_capacity(n);
     let mut minutes = Int32Builder::with_capacity(n);
-    for &i in keep {
+    for &i in &keep {
         // The published wall-clock time is the local time of the instant.
         let time = get(&bronze.heure, i as usize).and_then(instant::parse_heure);
         hours.append_option(time.map(|t| t.hour() as i32));
@@ -1157,8 +1179,9 @@ fn assemble(
         months.append_value(month);
         years.append_value(*year);
     }
+    let derived = derived(&measures);
     let mut columns: Vec<ArrayRef> = vec![
-        text(&bronze.perimetre_array),
+        perimetre,
         text(&bronze.nature_array),
         Arc::new(TimestampMicrosecondArray::from(instants).with_timezone("UTC")),
         Arc::new(dates.clone()),
@@ -1168,15 +1191,16 @@ fn assemble(
         Arc::new(years.finish()),
     ];
     columns.extend(measures.into_iter().map(|m| Arc::new(m) as ArrayRef));
-    columns.extend(
-        derived_columns
-            .iter_mut()
-            .map(|b| Arc::new(b.finish()) as ArrayRef),
-    );
+    columns.extend(derived);
     columns.push(text(&bronze.source_file_array));
     columns.push(pick(&bronze.source_row));
     columns.push(Arc::new(StringArray::from(vec![run_id; n])));
-    RecordBatch::try_new(schema::silver(), columns).expect("silver columns match the schema")
+    let batch =
+        RecordBatch::try_new(schema::silver(), columns).expect("silver columns match the schema");
+    if kept.iter().all(|&k| k) {
+        return Ok(batch);
+    }
+    Ok(filter_record_batch(&batch, &BooleanArray::from(kept)).expect("the mask fits the batch"))
 }
 
 /// The bronze columns silver rows are built from (not the run id, the ingestion time, or the
@@ -1334,37 +1358,85 @@ static INPUTS: std::sync::LazyLock<Inputs> = std::sync::LazyLock::new(|| {
     }
 });
 
-/// The derived columns of a row, from its measures (see the README's data contract).
-fn derived(value: impl Fn(usize) -> Option<f64>) -> [Option<f64>; 7] {
+/// The derived columns (see the README's data contract), column by column: they are computed
+/// where production is observed (some source is not null), a missing source counting as 0.
+fn derived(measures: &[Float64Array]) -> Vec<ArrayRef> {
     let inputs = &*INPUTS;
-    let observed = inputs.sources.iter().any(|&i| value(i).is_some());
-    let sum = |columns: &[usize]| -> Option<f64> {
-        observed.then(|| columns.iter().map(|&i| value(i).unwrap_or(0.0)).sum())
+    let n = measures.first().map_or(0, Array::len);
+    let valid = |c: usize| -> BooleanBuffer {
+        measures[c]
+            .nulls()
+            .map_or_else(|| BooleanBuffer::new_set(n), |nulls| nulls.inner().clone())
+    };
+    let observed = inputs
+        .sources
+        .iter()
+        .map(|&c| valid(c))
+        .fold(BooleanBuffer::new_unset(n), |a, b| &a | &b);
+    // Added in the columns' order from -0.0, as `Iterator::sum` does, so each value is the same
+    // to the bit as a row-by-row sum.
+    let sum = |columns: &[usize]| -> Vec<f64> {
+        let mut acc = vec![-0.0f64; n];
+        for &c in columns {
+            let column = &measures[c];
+            for (r, total) in acc.iter_mut().enumerate() {
+                *total += if column.is_valid(r) {
+                    column.value(r)
+                } else {
+                    0.0
+                };
+            }
+        }
+        acc
+    };
+    let where_observed = |values: Vec<f64>| {
+        Float64Array::new(values.into(), Some(NullBuffer::new(observed.clone())))
     };
     let renewables = sum(&inputs.renewables);
     let fossils = sum(&inputs.fossils);
-    let total = match (sum(&[inputs.nucleaire]), renewables, fossils) {
-        (Some(n), Some(r), Some(f)) => Some(n + r + f),
-        _ => None,
-    };
-    let share = match (renewables, total) {
-        (Some(r), Some(t)) if t != 0.0 => Some(100.0 * r / t),
-        _ => None,
-    };
-    let gap = |forecast: usize| Some(value(inputs.consommation)? - value(forecast)?);
-    let balance = inputs
-        .exchanges
+    let total: Vec<f64> = sum(&[inputs.nucleaire])
         .iter()
-        .filter_map(|&i| value(i))
-        .fold(None, |acc: Option<f64>, x| Some(acc.unwrap_or(0.0) + x));
-    [
-        renewables,
-        fossils,
-        total,
-        share,
-        gap(inputs.prevision_j1),
-        gap(inputs.prevision_j),
-        balance,
+        .zip(&renewables)
+        .zip(&fossils)
+        .map(|((n, r), f)| n + r + f)
+        .collect();
+    let share: Float64Array = (0..n)
+        .map(|r| (observed.value(r) && total[r] != 0.0).then(|| 100.0 * renewables[r] / total[r]))
+        .collect();
+    let consommation = &measures[inputs.consommation];
+    let gap = |forecast: usize| -> Float64Array {
+        let forecast = &measures[forecast];
+        consommation
+            .iter()
+            .zip(forecast)
+            .map(|(c, f)| Some(c? - f?))
+            .collect()
+    };
+    let mut balance = vec![0.0f64; n];
+    let mut exchanged = BooleanBuffer::new_unset(n);
+    for &c in &inputs.exchanges {
+        let column = &measures[c];
+        if column.null_count() == n {
+            continue;
+        }
+        for (r, total) in balance.iter_mut().enumerate() {
+            if column.is_valid(r) {
+                *total += column.value(r);
+            }
+        }
+        exchanged = &exchanged | &valid(c);
+    }
+    vec![
+        Arc::new(where_observed(renewables)),
+        Arc::new(where_observed(fossils)),
+        Arc::new(where_observed(total)),
+        Arc::new(share),
+        Arc::new(gap(inputs.prevision_j1)),
+        Arc::new(gap(inputs.prevision_j)),
+        Arc::new(Float64Array::new(
+            balance.into(),
+            Some(NullBuffer::new(exchanged)),
+        )),
     ]
 }
 
@@ -1446,6 +1518,54 @@ impl QuarantineBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Derived columns by hand, on rows that take each branch: all sources present, some
+    /// missing (counted as 0), none (nothing derived), a zero total (no share), exchanges
+    /// partly published.
+    #[test]
+    fn derived_columns_by_hand() {
+        let mut measures: Vec<Float64Array> = (0..catalogue::MEASURES.len())
+            .map(|_| Float64Array::from(vec![None::<f64>; 4]))
+            .collect();
+        let mut set = |name: &str, values: [Option<f64>; 4]| {
+            measures[measure_index(name)] = Float64Array::from(values.to_vec());
+        };
+        set("nucleaire", [Some(40_000.0), None, None, Some(0.0)]);
+        set("eolien", [Some(5_000.0), Some(100.0), None, None]);
+        set("solaire", [Some(1_000.0), None, None, None]);
+        set("hydraulique", [Some(6_000.0), Some(50.0), None, None]);
+        set("bioenergies", [Some(1_000.0), None, None, None]);
+        set("gaz", [Some(3_000.0), None, None, None]);
+        set("thermique", [None, Some(25.0), None, None]);
+        set(
+            "consommation",
+            [Some(60_000.0), Some(700.0), Some(5.0), None],
+        );
+        set("prevision_j1", [Some(59_000.0), None, Some(7.0), Some(1.0)]);
+        set("prevision_j", [Some(60_500.0), Some(650.0), None, None]);
+        set("ech_comm_espagne", [Some(-1_000.0), None, None, Some(2.0)]);
+        set("ech_comm_suisse", [Some(-500.0), None, None, None]);
+        let derived = derived(&measures);
+        let column = |k: usize| -> Vec<Option<f64>> {
+            derived[k].as_primitive::<Float64Type>().iter().collect()
+        };
+        assert_eq!(column(0), [Some(13_000.0), Some(150.0), None, Some(0.0)]);
+        assert_eq!(column(1), [Some(3_000.0), Some(25.0), None, Some(0.0)]);
+        assert_eq!(column(2), [Some(56_000.0), Some(175.0), None, Some(0.0)]);
+        assert_eq!(
+            column(3),
+            [
+                Some(100.0 * 13_000.0 / 56_000.0),
+                Some(100.0 * 150.0 / 175.0),
+                None,
+                None
+            ]
+        );
+        assert_eq!(column(4), [Some(1_000.0), None, Some(-2.0), None]);
+        assert_eq!(column(5), [Some(-500.0), Some(50.0), None, None]);
+        assert_eq!(column(6), [Some(-1_500.0), None, None, Some(2.0)]);
+        assert_eq!(derived.len(), schema::DERIVED.len());
+    }
 
     #[test]
     fn cached_instants_agree_with_the_time_zone_every_quarter_hour() {
