@@ -51,6 +51,7 @@ async fn frame_of(
 
 /// A table held at one version, so that the several queries of one run all read the same data
 /// even while other processes append to it.
+#[derive(Clone)]
 pub struct Snapshot {
     table: DeltaTable,
     table_ref: TableRef,

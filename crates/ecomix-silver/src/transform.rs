@@ -295,29 +295,33 @@ pub async fn transform(
     let started = std::time::Instant::now();
     let mut silver = silver.in_background();
     let mut quarantine = quarantine.in_background();
+    // Pass 1 of the next batch runs while this batch's rows are built: it reads only keys, and
+    // would otherwise leave the second core idle.
+    let mut ends = Arc::new(ends);
+    let decide_batch = |number: usize, ends: &Arc<HashMap<String, Option<String>>>| {
+        let batch: &Batch = &batches[number];
+        AbortOnDrop(tokio::spawn(decide(
+            bronze.clone(),
+            period_filter(&batch.periods),
+            ends.clone(),
+            batch.rows,
+        )))
+    };
+    add_measured_ends(&bronze, &batches[0].files, Arc::make_mut(&mut ends)).await?;
+    let mut next = Some(decide_batch(0, &ends));
     for (number, batch) in batches.iter().enumerate() {
         let filter = period_filter(&batch.periods);
-        add_measured_ends(&bronze, &batch.files, &mut ends).await?;
-        tracing::debug!(
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "measured ends read"
-        );
-        // Pass 1, keys only: the winning bronze row of every (perimetre, instant), by locator.
-        let mut plan = Plan::new(&ends, batch.rows);
-        let sql = format!(
-            "SELECT perimetre, nature, date, heure, _source_sha256, _source_row FROM t {filter}"
-        );
-        let mut stream = bronze.query_stream(&sql).await?;
-        while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(|e| SilverError::Read(format!("reading bronze: {e}")))?;
-            plan.add_keys(&batch);
-            report.rows_read += batch.num_rows();
-        }
-        let (mut verdicts, mut to_quarantine) = plan.finish();
+        let task = next.take().expect("each batch's pass 1 starts before it");
+        let (mut verdicts, mut to_quarantine, rows_read) = task.join().await?;
+        report.rows_read += rows_read;
         tracing::debug!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "precedence decided"
         );
+        if let Some(following) = batches.get(number + 1) {
+            add_measured_ends(&bronze, &following.files, Arc::make_mut(&mut ends)).await?;
+            next = Some(decide_batch(number + 1, &ends));
+        }
 
         // Pass 2, whole rows: the winners become silver rows, batch by batch.
         let mut rejected = QuarantineBuilder::new(&options.run_id);
@@ -706,6 +710,47 @@ fn period_filter(periods: &BTreeMap<String, (NaiveDate, NaiveDate)>) -> String {
     format!("WHERE {}", clauses.join(" OR "))
 }
 
+/// Pass 1 of a batch of periods, keys only: the winning bronze row of every (perimetre,
+/// instant), by locator, the rows set aside, and how many rows were read.
+async fn decide(
+    bronze: Snapshot,
+    filter: String,
+    ends: Arc<HashMap<String, Option<String>>>,
+    expected_rows: usize,
+) -> Result<(Verdicts, Quarantined, usize), SilverError> {
+    let mut plan = Plan::new(ends, expected_rows);
+    let sql = format!(
+        "SELECT perimetre, nature, date, heure, _source_sha256, _source_row FROM t {filter}"
+    );
+    let mut stream = bronze.query_stream(&sql).await?;
+    let mut rows = 0;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(|e| SilverError::Read(format!("reading bronze: {e}")))?;
+        plan.add_keys(&batch);
+        rows += batch.num_rows();
+    }
+    let (verdicts, quarantined) = plan.finish();
+    Ok((verdicts, quarantined, rows))
+}
+
+/// A spawned task that stops when its handle is dropped: a run that fails does not leave the
+/// next batch's pass 1 reading on.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> AbortOnDrop<Result<T, SilverError>> {
+    async fn join(mut self) -> Result<T, SilverError> {
+        (&mut self.0)
+            .await
+            .map_err(|e| SilverError::Read(format!("pass 1 stopped: {e}")))?
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// A bronze row's identity: its document's content hash (interned) and its line in it.
 type Locator = (u32, i64);
 
@@ -716,21 +761,21 @@ struct Candidate {
 }
 
 /// Pass 1: which bronze row represents each (perimetre, instant), and which rows cannot.
-struct Plan<'a> {
+struct Plan {
     shas: Interner,
     perimetres: Interner,
     /// Per interned hash, the last local time its document measured consumption.
     measured_end: Vec<Option<String>>,
-    ends: &'a HashMap<String, Option<String>>,
+    ends: Arc<HashMap<String, Option<String>>>,
     best: FastMap<(u32, i64), Candidate>,
     quarantine: FastMap<Locator, (&'static str, String)>,
     instants: InstantCache,
 }
 
-impl<'a> Plan<'a> {
+impl Plan {
     /// `expected_rows` sizes the table up front: growing it by rehashing cost a tenth of the
     /// transform.
-    fn new(ends: &'a HashMap<String, Option<String>>, expected_rows: usize) -> Self {
+    fn new(ends: Arc<HashMap<String, Option<String>>>, expected_rows: usize) -> Self {
         Self {
             shas: Interner::default(),
             perimetres: Interner::default(),
