@@ -342,8 +342,9 @@ pub fn build(
     };
 
     let build_part = |part: &Part| -> Result<RecordBatch, InputError> {
-        // Rows are streamed: builders start with room for a typical file and grow as needed.
-        let capacity = 4096;
+        // Builders get room for every line of the part up front: growing them copied every
+        // column several times over.
+        let capacity = grid.line_count(part) + 1;
         let mut builders: Vec<Option<Builder>> = columns
             .iter()
             .enumerate()

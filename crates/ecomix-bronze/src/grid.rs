@@ -199,7 +199,7 @@ impl Grid<'_> {
     pub fn for_each_row(
         &self,
         name: &str,
-        visit: impl FnMut(u64, &ByteRecord) -> Result<(), InputError>,
+        visit: impl FnMut(u64, &Fields) -> Result<(), InputError>,
     ) -> Result<usize, InputError> {
         self.for_each_row_in(name, &self.whole(), visit)
     }
@@ -267,6 +267,17 @@ impl Grid<'_> {
         parts
     }
 
+    /// How many lines (or rows) `part` spans: at least its number of data rows.
+    pub fn line_count(&self, part: &Part) -> usize {
+        match &self.body {
+            Body::Text { text, offset, .. } => {
+                let body = &text.as_bytes()[offset + part.start..offset + part.end];
+                memchr::memchr_iter(b'\n', body).count() + 1
+            }
+            Body::Rows(rows) => rows.len(),
+        }
+    }
+
     /// Calls `visit` with each data row of `part` and its line number, and returns how many
     /// trailing lines were notes rather than rows.
     ///
@@ -277,26 +288,27 @@ impl Grid<'_> {
         &self,
         name: &str,
         part: &Part,
-        mut visit: impl FnMut(u64, &ByteRecord) -> Result<(), InputError>,
+        mut visit: impl FnMut(u64, &Fields) -> Result<(), InputError>,
     ) -> Result<usize, InputError> {
-        let mut notes: Vec<(u64, ByteRecord)> = Vec::new();
-        let mut on_row = |line: u64, record: &ByteRecord| -> Result<(), InputError> {
-            if record.iter().all(|f| f.trim_ascii().is_empty()) {
+        let mut notes: Vec<(u64, OwnedFields)> = Vec::new();
+        let mut on_row = |line: u64, fields: &Fields| -> Result<(), InputError> {
+            if fields.iter().all(|f| f.trim_ascii().is_empty()) {
                 return Ok(());
             }
-            if is_note(record) {
-                notes.push((line, record.clone()));
+            if is_note(fields) {
+                notes.push((line, OwnedFields::from(fields)));
                 return Ok(());
             }
             for (note_line, note) in notes.drain(..) {
-                visit(note_line, &note)?;
+                visit(note_line, &note.fields())?;
             }
-            visit(line, record)
+            visit(line, fields)
         };
+        let mut spans = Vec::new();
         match &self.body {
             Body::Rows(rows) => {
                 for row in rows {
-                    on_row(row.line, &row.fields)?;
+                    on_row(row.line, &Fields::of_record(&row.fields, &mut spans))?;
                 }
             }
             Body::Text {
@@ -305,11 +317,10 @@ impl Grid<'_> {
                 delimiter: b'\t',
             } => {
                 // RTE's tab files are not quoted (see `text_reader`): a record is a line, its
-                // fields are split at tabs, and csv's byte-by-byte state machine is not needed.
-                // Like csv, `\r`, `\n` and `\r\n` end a record and empty records are skipped;
-                // lines are counted by their `\n`.
+                // fields are split at tabs, and csv's byte-by-byte state machine is not needed,
+                // nor a copy of the fields. Like csv, `\r`, `\n` and `\r\n` end a record and
+                // empty records are skipped; lines are counted by their `\n`.
                 let body = &text.as_bytes()[offset + part.start..offset + part.end];
-                let mut record = ByteRecord::new();
                 let mut line = part.first_line;
                 let mut skip_header = part.has_header;
                 let mut at = 0;
@@ -321,14 +332,23 @@ impl Grid<'_> {
                         if skip_header {
                             skip_header = false;
                         } else {
-                            record.clear();
+                            // Fields are a few bytes long: a plain scan beats a search per tab.
+                            spans.clear();
                             let mut from = 0;
-                            for tab in memchr::memchr_iter(b'\t', content) {
-                                record.push_field(&content[from..tab]);
-                                from = tab + 1;
+                            for (k, &byte) in content.iter().enumerate() {
+                                if byte == b'\t' {
+                                    spans.push((from, k));
+                                    from = k + 1;
+                                }
                             }
-                            record.push_field(&content[from..]);
-                            on_row(line, &record)?;
+                            spans.push((from, content.len()));
+                            on_row(
+                                line,
+                                &Fields {
+                                    bytes: content,
+                                    spans: &spans,
+                                },
+                            )?;
                         }
                     }
                     if body.get(end) == Some(&b'\n') {
@@ -370,22 +390,88 @@ impl Grid<'_> {
                         skip_header = false;
                         continue;
                     }
-                    on_row(line, &record)?;
+                    on_row(line, &Fields::of_record(&record, &mut spans))?;
                 }
             }
         }
         if !part.last {
             // Notes at the end of a part are followed by more rows: they are rows themselves.
             for (note_line, note) in std::mem::take(&mut notes) {
-                visit(note_line, &note)?;
+                visit(note_line, &note.fields())?;
             }
         }
         Ok(notes.len())
     }
 }
 
+/// One row's fields, borrowed: from the text itself on the tab path, else from a record.
+pub struct Fields<'a> {
+    bytes: &'a [u8],
+    /// Each field's byte range in `bytes`.
+    spans: &'a [(usize, usize)],
+}
+
+impl<'a> Fields<'a> {
+    fn of_record(record: &'a ByteRecord, spans: &'a mut Vec<(usize, usize)>) -> Self {
+        spans.clear();
+        let mut at = 0;
+        for field in record.iter() {
+            spans.push((at, at + field.len()));
+            at += field.len();
+        }
+        Fields {
+            bytes: record.as_slice(),
+            spans,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> Option<&'a [u8]> {
+        self.spans
+            .get(i)
+            .map(|&(start, end)| &self.bytes[start..end])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        self.spans
+            .iter()
+            .map(|&(start, end)| &self.bytes[start..end])
+    }
+}
+
+/// A copy of a row's fields, for the notes held until it is known whether rows follow them.
+struct OwnedFields {
+    bytes: Vec<u8>,
+    spans: Vec<(usize, usize)>,
+}
+
+impl From<&Fields<'_>> for OwnedFields {
+    fn from(fields: &Fields) -> Self {
+        OwnedFields {
+            bytes: fields.bytes.to_vec(),
+            spans: fields.spans.to_vec(),
+        }
+    }
+}
+
+impl OwnedFields {
+    fn fields(&self) -> Fields<'_> {
+        Fields {
+            bytes: &self.bytes,
+            spans: &self.spans,
+        }
+    }
+}
+
 /// A line of prose in the first field and nothing else.
-fn is_note(fields: &ByteRecord) -> bool {
+fn is_note(fields: &Fields) -> bool {
     let mut iter = fields.iter();
     let first = iter.next().unwrap_or(b"");
     iter.all(|f| f.trim_ascii().is_empty())
@@ -534,7 +620,7 @@ mod tests {
         let notes = grid.for_each_row("t.xls", |line, fields| {
             rows.push(Row {
                 line,
-                fields: fields.clone(),
+                fields: fields.iter().collect(),
             });
             Ok(())
         })?;
@@ -659,7 +745,7 @@ mod tests {
         for part in &parts {
             trailer += grid
                 .for_each_row_in("t", part, |line, fields| {
-                    pieces.push((line, fields.clone()));
+                    pieces.push((line, fields.iter().collect::<ByteRecord>()));
                     Ok(())
                 })
                 .unwrap();
