@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use deltalake::arrow::array::{Array, AsArray};
 use deltalake::arrow::record_batch::RecordBatch;
 use ecomix_core::layout::{ECO2MIX_BRONZE, TEMPO_BRONZE, TableRef};
-use ecomix_lake::{Appender, Lake};
+use ecomix_lake::{Appender, BackgroundAppender, Lake};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -246,8 +246,13 @@ pub async fn ingest(
         known_hashes(lake).await?
     }));
     tracing::debug!(at_ms = ms(), "known content hashes loaded");
-    let mut bronze = appender(lake, Dataset::Eco2mix).await?;
-    let mut tempo = appender(lake, Dataset::Tempo).await?;
+    // Two encoders for the large table, each on a task of its own, fed chunk by chunk: Parquet
+    // encoding of bronze was a single thread, and the parsers kept waiting for it.
+    let mut bronze = [
+        appender(lake, Dataset::Eco2mix).await?.in_background(),
+        appender(lake, Dataset::Eco2mix).await?.in_background(),
+    ];
+    let mut tempo = appender(lake, Dataset::Tempo).await?.in_background();
     let mut files = Vec::new();
     let mut bytes_read = 0u64;
     let client = if inputs.iter().any(|i| matches!(i, Input::Url(_))) {
@@ -259,7 +264,7 @@ pub async fn ingest(
 
     // Chunk k+1 is read and parsed (on the rayon pool) while chunk k is encoded and written.
     let mut in_flight: Option<tokio::task::JoinHandle<(Vec<Outcome>, u64)>> = None;
-    for chunk in inputs.chunks(CHUNK) {
+    for (number, chunk) in inputs.chunks(CHUNK).enumerate() {
         let mut raw = Vec::with_capacity(chunk.len());
         for input in chunk {
             match read_input(lake, input, client.as_ref(), options.show_progress).await {
@@ -271,8 +276,8 @@ pub async fn ingest(
         let next =
             tokio::task::spawn_blocking(move || process_chunk(raw, &known, &options_for_chunk));
         if let Some(previous) = in_flight.replace(next) {
-            bytes_read +=
-                write_chunk(previous, &mut bronze, &mut tempo, &mut files, &mut errors).await?;
+            let lane = &mut bronze[number % 2];
+            bytes_read += write_chunk(previous, lane, &mut tempo, &mut files, &mut errors).await?;
             tracing::debug!(at_ms = ms(), "chunk written");
         }
         bar.inc(chunk.len() as u64);
@@ -281,7 +286,8 @@ pub async fn ingest(
         }
     }
     if let Some(last) = in_flight.take() {
-        bytes_read += write_chunk(last, &mut bronze, &mut tempo, &mut files, &mut errors).await?;
+        let lane = &mut bronze[0];
+        bytes_read += write_chunk(last, lane, &mut tempo, &mut files, &mut errors).await?;
         tracing::debug!(at_ms = ms(), "last chunk written");
     }
     bar.finish_and_clear();
@@ -298,6 +304,10 @@ pub async fn ingest(
         "ecomix".to_string(),
         serde_json::json!({ "command": "ingest", "run_id": options.run_id, "files": names }),
     )]);
+    let [first, second] = bronze;
+    let mut bronze = first.finish().await?;
+    bronze.absorb(second.finish().await?).await?;
+    let tempo = tempo.finish().await?;
     let mut tables = Vec::new();
     for (appender, table) in [(bronze, ECO2MIX_BRONZE), (tempo, TEMPO_BRONZE)] {
         let rows_written = appender.rows();
@@ -405,8 +415,8 @@ async fn appender(lake: &Lake, dataset: Dataset) -> Result<Appender, BronzeError
 /// Waits for a parsed chunk and appends it; returns the bytes of its documents.
 async fn write_chunk(
     parsed: tokio::task::JoinHandle<(Vec<Outcome>, u64)>,
-    bronze: &mut Appender,
-    tempo: &mut Appender,
+    bronze: &mut BackgroundAppender,
+    tempo: &mut BackgroundAppender,
     files: &mut Vec<FileOutcome>,
     errors: &mut Vec<InputError>,
 ) -> Result<u64, BronzeError> {

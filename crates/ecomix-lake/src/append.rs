@@ -291,6 +291,32 @@ impl Appender {
         Ok(())
     }
 
+    /// Takes in another append to the same table (a second encoder, run beside this one): its
+    /// files are finalized and added by this append's commit, and its new columns join the
+    /// schema the commit gives the table.
+    pub async fn absorb(&mut self, mut other: Appender) -> Result<(), LakeError> {
+        other.seal().await?;
+        self.sealed.append(&mut other.sealed);
+        self.rows += other.rows;
+        if other.widened {
+            use deltalake::arrow::datatypes::{Field, Schema};
+            let mut fields: Vec<Field> = self
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
+            for field in other.schema.fields() {
+                if self.schema.field_with_name(field.name()).is_err() {
+                    fields.push(field.as_ref().clone());
+                }
+            }
+            self.schema = std::sync::Arc::new(Schema::new(fields));
+            self.widened = true;
+        }
+        Ok(())
+    }
+
     /// Commits everything written as one new table version, recording `app_metadata` in the
     /// commit info. Returns the new version, or `None` when nothing was written.
     pub async fn commit(
