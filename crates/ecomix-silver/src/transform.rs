@@ -305,6 +305,7 @@ pub async fn transform(
             period_filter(&batch.periods),
             ends.clone(),
             batch.rows,
+            batch_span(&batch.periods),
         )))
     };
     add_measured_ends(&bronze, &batches[0].files, Arc::make_mut(&mut ends)).await?;
@@ -717,8 +718,9 @@ async fn decide(
     filter: String,
     ends: Arc<HashMap<String, Option<String>>>,
     expected_rows: usize,
+    span: Option<(NaiveDate, NaiveDate)>,
 ) -> Result<(Verdicts, Quarantined, usize), SilverError> {
-    let mut plan = Plan::new(ends, expected_rows);
+    let mut plan = Plan::new(ends, expected_rows, span);
     let sql = format!(
         "SELECT perimetre, nature, date, heure, _source_sha256, _source_row FROM t {filter}"
     );
@@ -767,21 +769,104 @@ struct Plan {
     /// Per interned hash, the last local time its document measured consumption.
     measured_end: Vec<Option<String>>,
     ends: Arc<HashMap<String, Option<String>>>,
+    /// The best row of instants off the quarter-hour grid (or of perimeters past the grid's
+    /// budget).
     best: FastMap<(u32, i64), Candidate>,
+    /// The best row of each quarter-hour of the batch, per perimeter: an array indexed by
+    /// time, where a hash table of a million entries spent its time missing the cache.
+    grid: QuarterHours,
     quarantine: FastMap<Locator, (&'static str, String)>,
     instants: InstantCache,
+}
+
+const QUARTER_HOUR_MICROS: i64 = 15 * 60 * 1_000_000;
+
+/// Per perimeter, one slot per quarter-hour from `base`.
+struct QuarterHours {
+    base: i64,
+    slots: usize,
+    /// Slots allocated so far may not pass this: a sparse batch (a few rows over years) keeps
+    /// the hash table.
+    budget: usize,
+    perimetres: Vec<Option<Vec<Option<Candidate>>>>,
+}
+
+impl QuarterHours {
+    /// Slots for the local dates `span` (start included, end excluded), in UTC with a margin for
+    /// the offset; `budget` is a multiple of the rows expected.
+    fn new(span: Option<(NaiveDate, NaiveDate)>, expected_rows: usize) -> Self {
+        let micros = |date: NaiveDate| {
+            date.and_hms_opt(0, 0, 0)
+                .expect("midnight exists")
+                .and_utc()
+                .timestamp_micros()
+        };
+        let (base, slots) = match span {
+            Some((start, end)) if start < end => {
+                let base = micros(start) - 12 * 4 * QUARTER_HOUR_MICROS;
+                let last = micros(end) + 12 * 4 * QUARTER_HOUR_MICROS;
+                (base, ((last - base) / QUARTER_HOUR_MICROS) as usize)
+            }
+            _ => (0, 0),
+        };
+        Self {
+            base,
+            slots,
+            budget: expected_rows.saturating_mul(2),
+            perimetres: Vec::new(),
+        }
+    }
+
+    /// The slot of `at` for `perimetre`, allocating the perimeter's array on first use; `None`
+    /// off the grid or past the budget.
+    fn slot(&mut self, perimetre: u32, at: i64) -> Option<(usize, usize)> {
+        let offset = at.checked_sub(self.base)?;
+        if offset < 0 || offset % QUARTER_HOUR_MICROS != 0 {
+            return None;
+        }
+        let slot = usize::try_from(offset / QUARTER_HOUR_MICROS).ok()?;
+        if slot >= self.slots {
+            return None;
+        }
+        let p = perimetre as usize;
+        if self.perimetres.len() <= p {
+            self.perimetres.resize_with(p + 1, || None);
+        }
+        if self.perimetres[p].is_none() {
+            if self.budget < self.slots {
+                return None;
+            }
+            self.budget -= self.slots;
+            self.perimetres[p] = Some(vec![None; self.slots]);
+        }
+        Some((p, slot))
+    }
+}
+
+/// The local dates a batch's periods cover, first included and last excluded.
+fn batch_span(
+    periods: &BTreeMap<String, (NaiveDate, NaiveDate)>,
+) -> Option<(NaiveDate, NaiveDate)> {
+    let start = periods.values().map(|r| r.0).min()?;
+    let end = periods.values().map(|r| r.1).max()?;
+    Some((start, end))
 }
 
 impl Plan {
     /// `expected_rows` sizes the table up front: growing it by rehashing cost a tenth of the
     /// transform.
-    fn new(ends: Arc<HashMap<String, Option<String>>>, expected_rows: usize) -> Self {
+    fn new(
+        ends: Arc<HashMap<String, Option<String>>>,
+        expected_rows: usize,
+        span: Option<(NaiveDate, NaiveDate)>,
+    ) -> Self {
         Self {
             shas: Interner::default(),
             perimetres: Interner::default(),
             measured_end: Vec::new(),
             ends,
-            best: FastMap::with_capacity_and_hasher(expected_rows, Default::default()),
+            best: FastMap::default(),
+            grid: QuarterHours::new(span, expected_rows),
             quarantine: FastMap::default(),
             instants: InstantCache::default(),
         }
@@ -873,6 +958,17 @@ impl Plan {
                     id
                 }
             };
+            if let Some((p, slot)) = self.grid.slot(perimetre_id, at) {
+                let current = self.grid.perimetres[p]
+                    .as_ref()
+                    .and_then(|slots| slots[slot]);
+                if current.is_none_or(|current| self.outranks(&candidate, &current))
+                    && let Some(slots) = self.grid.perimetres[p].as_mut()
+                {
+                    slots[slot] = Some(candidate);
+                }
+                continue;
+            }
             let key = (perimetre_id, at);
             match self.best.get(&key) {
                 Some(current) if !self.outranks(&candidate, current) => {}
@@ -888,7 +984,25 @@ impl Plan {
         let mut verdicts = Verdicts {
             instants: vec![Vec::new(); self.shas.names.len()],
         };
-        for ((_, at), candidate) in self.best {
+        let base = self.grid.base;
+        let gridded = self
+            .grid
+            .perimetres
+            .into_iter()
+            .flatten()
+            .flat_map(|slots| {
+                slots
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(move |(slot, candidate)| {
+                        Some((base + slot as i64 * QUARTER_HOUR_MICROS, candidate?))
+                    })
+            });
+        let hashed = self
+            .best
+            .into_iter()
+            .map(|((_, at), candidate)| (at, candidate));
+        for (at, candidate) in gridded.chain(hashed) {
             let (sha, row) = candidate.locator;
             let rows = &mut verdicts.instants[sha as usize];
             let row = usize::try_from(row).unwrap_or(0);
@@ -1563,6 +1677,77 @@ impl QuarantineBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The quarter-hour grid chooses the same rows as the hash table: competing natures and
+    /// files, a perimeter past the grid's budget, and times off the grid.
+    #[test]
+    fn the_quarter_hour_grid_decides_as_the_hash_table_does() {
+        let day = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+        let days = (day - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32;
+        let (mut perimetres, mut natures, mut dates, mut heures, mut shas, mut rows) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let files = [
+            ("a", "Données temps réel"),
+            ("b", "Données consolidées"),
+            ("c", "Données temps réel"),
+        ];
+        for (f, (sha, nature)) in files.iter().enumerate() {
+            for (p, perimetre) in ["France", "Bretagne", "Corse"].iter().enumerate() {
+                for minute in (0..24 * 60).step_by(if f == 1 { 30 } else { 15 }) {
+                    // File c publishes one time off the quarter-hour grid.
+                    let minute = if f == 2 && minute == 60 { 67 } else { minute };
+                    perimetres.push(*perimetre);
+                    natures.push(*nature);
+                    dates.push(days + (minute % 2 == 0 && f == 0) as i32);
+                    heures.push(format!("{:02}:{:02}", minute / 60, minute % 60));
+                    shas.push(sha.repeat(64));
+                    rows.push((p * 1000 + minute) as i64);
+                }
+            }
+        }
+        let batch = RecordBatch::try_from_iter([
+            (
+                "perimetre",
+                Arc::new(StringArray::from(perimetres)) as ArrayRef,
+            ),
+            ("nature", Arc::new(StringArray::from(natures))),
+            ("date", Arc::new(Date32Array::from(dates))),
+            ("heure", Arc::new(StringArray::from(heures))),
+            ("_source_sha256", Arc::new(StringArray::from(shas))),
+            ("_source_row", Arc::new(Int64Array::from(rows))),
+        ])
+        .unwrap();
+        let ends = Arc::new(HashMap::from([
+            ("a".repeat(64), Some("2024-03-01 10:00".to_string())),
+            ("c".repeat(64), Some("2024-03-02 23:45".to_string())),
+        ]));
+        let span = Some((day, day + chrono::Days::new(2)));
+        let decide = |span, expected_rows| {
+            let mut plan = Plan::new(ends.clone(), expected_rows, span);
+            plan.add_keys(&batch);
+            let gridded: usize = plan.grid.perimetres.iter().flatten().count();
+            let (verdicts, _) = plan.finish();
+            (verdicts.instants, gridded)
+        };
+        let (hashed, none) = decide(None, batch.num_rows());
+        assert_eq!(none, 0);
+        let (gridded, all) = decide(span, batch.num_rows());
+        assert_eq!(all, 3);
+        // Budget for one perimeter only: the others go to the hash table.
+        let slots = QuarterHours::new(span, 0).slots;
+        let (mixed, one) = decide(span, slots / 2);
+        assert_eq!(one, 1);
+        assert_eq!(gridded, hashed);
+        assert_eq!(mixed, hashed);
+        let chosen = hashed
+            .iter()
+            .flatten()
+            .filter(|&&at| at != NOT_IN_SILVER)
+            .count();
+        // Per perimeter: the 96 quarter-hours of the first day (b has 01:00, which c lacks),
+        // c's 01:07, and a's 48 :00 and :30 of the second day.
+        assert_eq!(chosen, 3 * (96 + 1 + 48));
+    }
 
     /// Derived columns by hand, on rows that take each branch: all sources present, some
     /// missing (counted as 0), none (nothing derived), a zero total (no share), exchanges
