@@ -1140,7 +1140,7 @@ fn build_rows(
     // (the writer then need not split, and copy, it again).
     let mut parts: BTreeMap<i32, KeptRows> = BTreeMap::new();
     let mut last_date: Option<(i32, i32)> = None;
-    let mut zeroed: Vec<usize> = Vec::new();
+    let mut dashed: Vec<usize> = Vec::new();
     // Rows come in long runs from one document, and a document's rows mostly rescue the same
     // tokens (a region's `-` for nuclear): the last hash and the last rescued text are
     // remembered, not looked up or parsed again.
@@ -1172,10 +1172,18 @@ fn build_rows(
             continue;
         };
         let rescued = get(&columns.rescued, i);
-        if rescued != last_rescued {
-            last_rescued = rescued;
-            zeroed = rescued.map(dashed_measures).unwrap_or_default();
-        }
+        // An empty row (a definitive file's :15 and :45) rescues nothing: it does not make the
+        // next row's tokens be parsed again.
+        let zeroed: &[usize] = match rescued {
+            None => &[],
+            Some(text) => {
+                if !last_rescued.is_some_and(|last| same_text(last, text)) {
+                    last_rescued = Some(text);
+                    dashed = dashed_measures(text);
+                }
+                &dashed
+            }
+        };
         let days = columns.dates.value(i);
         let part = match last_date {
             Some((d, part)) if d == days => part,
