@@ -466,7 +466,10 @@ pub fn build(
                     },
                     Builder::Text(b) if value.is_empty() => b.append_null(),
                     Builder::Text(b) => {
-                        let value = String::from_utf8_lossy(value);
+                        let value = match std::str::from_utf8(value) {
+                            Ok(text) => std::borrow::Cow::Borrowed(text),
+                            Err(_) => String::from_utf8_lossy(value),
+                        };
                         if column.kind == Kind::Time && !is_time(&value) {
                             return Err(InputError::at(
                                 file,
@@ -606,6 +609,17 @@ fn parse_timestamp(s: &str) -> Option<DateTime<chrono::FixedOffset>> {
 
 /// `HH:MM` (or `H:MM`, or with seconds).
 fn is_time(s: &str) -> bool {
+    // The published form, tested without splitting.
+    if let [
+        h1 @ b'0'..=b'2',
+        h2 @ b'0'..=b'9',
+        b':',
+        b'0'..=b'5',
+        b'0'..=b'9',
+    ] = s.as_bytes()
+    {
+        return (h1 - b'0') * 10 + (h2 - b'0') < 24;
+    }
     let mut parts = s.split(':');
     let hour = parts
         .next()
@@ -736,5 +750,11 @@ mod tests {
         assert!(is_time("23:45:00"));
         assert!(!is_time("24:00"));
         assert!(!is_time("12h30"));
+        for hour in 0..100 {
+            for minute in 0..100 {
+                let text = format!("{hour:02}:{minute:02}");
+                assert_eq!(is_time(&text), hour < 24 && minute < 60, "{text}");
+            }
+        }
     }
 }
