@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{Datelike, NaiveDate, TimeZone, Weekday};
 use deltalake::arrow::array::{Array, AsArray, Date32Array, Float64Array, Int32Array, RecordBatch};
 use deltalake::arrow::compute::cast;
-use deltalake::arrow::datatypes::{DataType, Field, Int32Type, Schema};
+use deltalake::arrow::datatypes::{DataType, Date32Type, Field, Int32Type, Schema};
 use deltalake::datafusion::datasource::MemTable;
 use deltalake::datafusion::execution::SendableRecordBatchStream;
 use deltalake::datafusion::prelude::SessionContext;
@@ -91,47 +91,31 @@ pub async fn build(lake: &Lake, options: &GoldOptions) -> Result<GoldReport, Gol
         None => None,
     };
     let full = changed.is_none();
-    let years: BTreeSet<i32> = match changed {
-        Some(batches) => years_in(&batches),
-        None => years_in(&silver.query(&france_years).await?),
-    };
-    if years.is_empty() && !full {
-        return Ok(report);
-    }
-    report.years = years.iter().copied().collect();
-    let iso_years: BTreeSet<i32> = years
-        .iter()
-        .flat_map(|&y| {
-            let first = NaiveDate::from_ymd_opt(y, 1, 1).expect("valid year");
-            let last = NaiveDate::from_ymd_opt(y, 12, 31).expect("valid year");
-            [first.iso_week().year(), y, last.iso_week().year()]
-        })
-        .collect();
-
-    let ctx = match (years.first(), years.last()) {
-        (Some(&first), Some(&last)) => {
-            let iso_first = *iso_years.first().expect("non-empty");
-            let iso_last = *iso_years.last().expect("non-empty");
-            let start = NaiveDate::from_ymd_opt(first, 1, 1)
-                .expect("valid year")
-                .min(NaiveDate::from_isoywd_opt(iso_first, 1, Weekday::Mon).expect("valid"));
-            let end = NaiveDate::from_ymd_opt(last, 12, 31)
-                .expect("valid year")
-                .max(
-                    NaiveDate::from_isoywd_opt(iso_last + 1, 1, Weekday::Mon).expect("valid")
-                        - chrono::Days::new(1),
-                );
-            let (ctx, rows) = national_rows(&silver, start, end).await?;
-            tracing::debug!(
-                rows,
-                peak_rss_mib = ecomix_core::peak_rss_mib(),
-                "national rows read"
-            );
+    // A full rebuild takes every national row: their years come from the rows read, not from a
+    // scan of silver of its own.
+    let (ctx, years) = match changed {
+        None => {
+            let (ctx, rows, years) = national_rows(&silver, None).await?;
             report.silver_rows_read = rows;
-            Some(ctx)
+            (Some(ctx).filter(|_| !years.is_empty()), years)
         }
-        _ => None,
+        Some(batches) => {
+            let years = years_in(&batches);
+            if years.is_empty() {
+                return Ok(report);
+            }
+            let (ctx, rows, _) = national_rows(&silver, Some(&years)).await?;
+            report.silver_rows_read = rows;
+            (Some(ctx), years)
+        }
     };
+    tracing::debug!(
+        rows = report.silver_rows_read,
+        peak_rss_mib = ecomix_core::peak_rss_mib(),
+        "national rows read"
+    );
+    report.years = years.iter().copied().collect();
+    let iso_years = iso_years(&years);
 
     let metadata = HashMap::from([(
         "ecomix".to_string(),
@@ -243,13 +227,41 @@ fn years_in(batches: &[RecordBatch]) -> BTreeSet<i32> {
         .collect()
 }
 
-/// Columns of `s`: silver's national rows between `start` and `end`, held in memory, and
-/// `jours`, the calendar facts of those dates.
+/// The ISO years that the days of `years` fall in (the first days of January and the last of
+/// December may belong to the year before or after).
+fn iso_years(years: &BTreeSet<i32>) -> BTreeSet<i32> {
+    years
+        .iter()
+        .flat_map(|&y| {
+            let first = NaiveDate::from_ymd_opt(y, 1, 1).expect("valid year");
+            let last = NaiveDate::from_ymd_opt(y, 12, 31).expect("valid year");
+            [first.iso_week().year(), y, last.iso_week().year()]
+        })
+        .collect()
+}
+
+/// The days gold reads for `years`: the years themselves and the whole ISO weeks they touch.
+fn days_of(years: &BTreeSet<i32>) -> Option<(NaiveDate, NaiveDate)> {
+    let (&first, &last) = (years.first()?, years.last()?);
+    let iso = iso_years(years);
+    let (&iso_first, &iso_last) = (iso.first()?, iso.last()?);
+    let start = NaiveDate::from_ymd_opt(first, 1, 1)?.min(NaiveDate::from_isoywd_opt(
+        iso_first,
+        1,
+        Weekday::Mon,
+    )?);
+    let end = NaiveDate::from_ymd_opt(last, 12, 31)?
+        .max(NaiveDate::from_isoywd_opt(iso_last + 1, 1, Weekday::Mon)? - chrono::Days::new(1));
+    Some((start, end))
+}
+
+/// Columns of `s`: silver's national rows of the days of `years` (all of them when `None`),
+/// held in memory, and `jours`, the calendar facts of those days. Returns the rows read and the
+/// years they hold.
 async fn national_rows(
     silver: &Snapshot,
-    start: NaiveDate,
-    end: NaiveDate,
-) -> Result<(SessionContext, usize), GoldError> {
+    years: Option<&BTreeSet<i32>>,
+) -> Result<(SessionContext, usize, BTreeSet<i32>), GoldError> {
     let ctx = silver.session("silver").await?;
     let fail = compute_error("(national rows)");
     let exchanges = tables::COUNTRIES[..4]
@@ -269,16 +281,42 @@ async fn national_rows(
            COALESCE(ech_comm_allemagne_belgique, \
              CASE WHEN ech_comm_allemagne IS NOT NULL OR ech_comm_belgique IS NOT NULL \
                THEN COALESCE(ech_comm_allemagne, 0) + COALESCE(ech_comm_belgique, 0) END) AS de_be \
-         FROM silver WHERE perimetre = '{PERIMETER}' \
-           AND date >= DATE '{start}' AND date <= DATE '{end}'",
+         FROM silver WHERE perimetre = '{PERIMETER}' {days}",
         sources = tables::SOURCES.join(", "),
+        days = match years.and_then(days_of) {
+            Some((start, end)) => format!("AND date >= DATE '{start}' AND date <= DATE '{end}'"),
+            None => String::new(),
+        },
     );
     let frame = ctx.sql(&sql).await.map_err(&fail)?;
     let schema = frame.schema().inner().clone();
     let rows = frame.collect().await.map_err(&fail)?;
     let count = rows.iter().map(RecordBatch::num_rows).sum();
+    let found: BTreeSet<i32> = rows
+        .iter()
+        .filter_map(|batch| batch.column_by_name("date"))
+        .flat_map(|dates| {
+            dates
+                .as_primitive::<Date32Type>()
+                .iter()
+                .flatten()
+                .filter_map(|days| {
+                    NaiveDate::from_ymd_opt(1970, 1, 1)
+                        .and_then(|epoch| {
+                            epoch.checked_add_signed(chrono::Duration::days(days.into()))
+                        })
+                        .map(|d| d.year())
+                })
+                .collect::<BTreeSet<i32>>()
+        })
+        .collect();
     let table = MemTable::try_new(schema, vec![rows]).map_err(&fail)?;
     ctx.register_table("s", Arc::new(table)).map_err(&fail)?;
+    // No national row: the calendar is not read, one day stands for it.
+    let (start, end) = days_of(years.unwrap_or(&found)).unwrap_or_else(|| {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid");
+        (epoch, epoch)
+    });
     ctx.register_batch("jours", calendar(start, end))
         .map_err(&fail)?;
     // The daily energies feed four tables: computed once, held in memory.
@@ -296,7 +334,7 @@ async fn national_rows(
         ctx.register_table(name, cached.into_view())
             .map_err(&fail)?;
     }
-    Ok((ctx, count))
+    Ok((ctx, count, found))
 }
 
 /// `table`'s rows in `partitions`, cast to its schema.
