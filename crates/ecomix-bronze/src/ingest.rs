@@ -220,9 +220,10 @@ const DICTIONARY_COLUMNS: [&str; 8] = [
     "_run_id",
 ];
 
-/// Lineage columns read whole or by equality, never by range: statistics would cost a
-/// comparison of every value for nothing.
-const UNSTATISTICAL_COLUMNS: [&str; 4] = ["_source_file", "_source_sha256", "_run_id", "_rescued"];
+/// The rescued tokens (JSON) are never filtered by value: their statistics would cost a
+/// comparison of every value for nothing. Lineage keeps them: a file's or a run's rows are
+/// found by skipping the row groups whose range lacks it.
+const UNSTATISTICAL_COLUMNS: [&str; 1] = ["_rescued"];
 
 /// What became of one document of a chunk.
 enum Outcome {

@@ -193,8 +193,8 @@ impl Appender {
         self
     }
 
-    /// No Parquet statistics for these columns: lineage text that no reader filters on by
-    /// range, whose minimum and maximum cost a comparison of every value.
+    /// No Parquet statistics for these columns: text that no reader filters on, whose minimum
+    /// and maximum cost a comparison of every value.
     pub fn without_statistics(mut self, columns: &[&str]) -> Self {
         self.no_statistics = columns.iter().map(|c| c.to_string()).collect();
         self.apply_properties();

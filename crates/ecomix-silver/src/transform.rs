@@ -645,9 +645,9 @@ const DICTIONARY_COLUMNS: [&str; 6] = [
 /// Quarantine rows are written in batches of this many.
 const BATCH_ROWS: usize = 65_536;
 
-/// Lineage and raw text, never filtered by range: their statistics would cost a comparison of
-/// every value for nothing.
-const UNSTATISTICAL_COLUMNS: [&str; 3] = ["_source_file", "_run_id", "raw_values"];
+/// The quarantine's raw values (JSON) are never filtered by value: their statistics would cost a
+/// comparison of every value for nothing.
+const UNSTATISTICAL_COLUMNS: [&str; 1] = ["raw_values"];
 
 /// Bronze rows per batch of periods unless told otherwise: a few hundred MiB of working memory.
 pub const DEFAULT_BATCH_ROWS: usize = 1_000_000;
