@@ -197,7 +197,7 @@ struct Rescue<'k> {
 impl Rescue<'_> {
     /// The row's object, or `None` when there is nothing to rescue. A key given twice keeps its
     /// last value.
-    fn json<'f>(&mut self, field: impl Fn(usize) -> &'f [u8]) -> Option<&str> {
+    fn json<'f>(&mut self, field: impl Fn(usize) -> &'f [u8]) -> Option<Cow<'_, str>> {
         if self.entries.is_empty() {
             return None;
         }
@@ -219,7 +219,8 @@ impl Rescue<'_> {
             let _ = writer.serialize_str(&String::from_utf8_lossy(field(*at)));
         }
         self.json.push(b'}');
-        std::str::from_utf8(&self.json).ok()
+        // serde_json writes UTF-8: this borrows; no row loses its tokens whatever happens.
+        Some(String::from_utf8_lossy(&self.json))
     }
 }
 
@@ -683,7 +684,7 @@ mod tests {
         let fields: [&[u8]; 4] = [b"-", b"ND", b"a \"quoted\"\ttab", b"caf\xe9"];
         let field = |i: usize| fields[i];
         let mut rescue = Rescue::default();
-        assert_eq!(rescue.json(field), None);
+        assert_eq!(rescue.json(field).as_deref(), None);
         rescue.entries.extend([
             (Cow::Borrowed("nucleaire"), 0),
             (Cow::Borrowed("eolien"), 1),
@@ -698,7 +699,7 @@ mod tests {
             );
         }
         let expected = serde_json::Value::Object(map).to_string();
-        assert_eq!(rescue.json(field), Some(expected.as_str()));
+        assert_eq!(rescue.json(field).as_deref(), Some(expected.as_str()));
         assert_eq!(
             expected,
             "{\"column_9\":\"a \\\"quoted\\\"\\ttab\",\"eolien\":\"caf\u{FFFD}\",\"nucleaire\":\"-\"}"
