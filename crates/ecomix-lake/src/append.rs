@@ -119,7 +119,7 @@ impl Appender {
     /// brings columns the schema does not have; columns the batch lacks are nulls.
     fn conform(&mut self, batch: RecordBatch) -> Result<RecordBatch, LakeError> {
         use deltalake::arrow::array::new_null_array;
-        use deltalake::arrow::datatypes::{Field, Schema};
+        use deltalake::arrow::datatypes::Field;
         if batch.schema() == self.schema {
             return Ok(batch);
         }
@@ -135,19 +135,12 @@ impl Appender {
             .map(|f| f.as_ref().clone().with_nullable(true))
             .collect();
         if !new.is_empty() {
-            let mut fields: Vec<Field> = self
-                .schema
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone())
-                .collect();
             tracing::info!(
                 table = %self.table_ref,
                 columns = ?new.iter().map(|f| f.name()).collect::<Vec<_>>(),
                 "the table's schema grows"
             );
-            fields.extend(new);
-            self.schema = std::sync::Arc::new(Schema::new(fields));
+            self.schema = widened(&self.schema, new);
             self.widened = true;
             let mut writer = RecordBatchWriter::try_new(
                 self.lake.table_url(self.table_ref),
@@ -299,19 +292,13 @@ impl Appender {
         self.sealed.append(&mut other.sealed);
         self.rows += other.rows;
         if other.widened {
-            use deltalake::arrow::datatypes::{Field, Schema};
-            let mut fields: Vec<Field> = self
+            let new = other
                 .schema
                 .fields()
                 .iter()
-                .map(|f| f.as_ref().clone())
-                .collect();
-            for field in other.schema.fields() {
-                if self.schema.field_with_name(field.name()).is_err() {
-                    fields.push(field.as_ref().clone());
-                }
-            }
-            self.schema = std::sync::Arc::new(Schema::new(fields));
+                .filter(|f| self.schema.field_with_name(f.name()).is_err())
+                .map(|f| f.as_ref().clone());
+            self.schema = widened(&self.schema, new);
             self.widened = true;
         }
         Ok(())
@@ -421,6 +408,20 @@ impl Appender {
             }
         }
     }
+}
+
+/// `schema` with `new` fields after its own.
+fn widened(
+    schema: &SchemaRef,
+    new: impl IntoIterator<Item = deltalake::arrow::datatypes::Field>,
+) -> SchemaRef {
+    let fields: Vec<deltalake::arrow::datatypes::Field> = schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .chain(new)
+        .collect();
+    std::sync::Arc::new(deltalake::arrow::datatypes::Schema::new(fields))
 }
 
 /// An [`Appender`] driven from a task of its own, so that encoding and uploading Parquet runs

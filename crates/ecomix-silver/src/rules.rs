@@ -215,19 +215,26 @@ pub const NONEXISTENT_TIME: &str = "nonexistent_local_time";
 /// Rows without a perimeter or a time.
 pub const MISSING_KEY: &str = "missing_key";
 
+/// All the catalogue's measure columns over `N` rows, null but for `set`.
+#[cfg(test)]
+pub(crate) fn measures_of<const N: usize>(set: &[(&str, [Option<f64>; N])]) -> Vec<Float64Array> {
+    let mut measures: Vec<Float64Array> = (0..catalogue::MEASURES.len())
+        .map(|_| Float64Array::from(vec![None::<f64>; N]))
+        .collect();
+    for (name, values) in set {
+        measures[measure_index(name)] = Float64Array::from(values.to_vec());
+    }
+    measures
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn passes(rule: &str, perimetre: &str, set: &[(&str, f64)]) -> bool {
-        let mut values = vec![None; catalogue::MEASURES.len()];
-        for (name, v) in set {
-            values[measure_index(name)] = Some(*v);
-        }
-        let measures: Vec<Float64Array> = values
-            .iter()
-            .map(|v| Float64Array::from(vec![*v]))
-            .collect();
+        let set: Vec<(&str, [Option<f64>; 1])> =
+            set.iter().map(|&(name, v)| (name, [Some(v)])).collect();
+        let measures = measures_of(&set);
         let rule = RULES.iter().find(|r| r.name == rule).unwrap();
         let perimetre = StringArray::from(vec![perimetre]);
         let pass = (rule.check)(&Rows {
@@ -242,27 +249,23 @@ mod tests {
     /// and a column absent from every row (skipped) changes nothing.
     #[test]
     fn rules_judge_each_row_of_a_batch() {
-        let mut measures: Vec<Float64Array> = (0..catalogue::MEASURES.len())
-            .map(|_| Float64Array::from(vec![None::<f64>; 4]))
-            .collect();
-        let mut set = |name: &str, values: [Option<f64>; 4]| {
-            measures[measure_index(name)] = Float64Array::from(values.to_vec());
-        };
-        set("solaire", [Some(1.0), Some(-2.0), None, Some(0.0)]);
-        set("pompage", [Some(-5.0), None, Some(3.0), Some(-1.0)]);
-        set(
-            "consommation",
-            [Some(5_000.0), Some(5_000.0), None, Some(30_000.0)],
-        );
-        set("eolien", [Some(1000.0), Some(1000.0), Some(1000.0), None]);
-        set(
-            "eolien_terrestre",
-            [Some(990.0), Some(500.0), None, Some(1.0)],
-        );
-        set(
-            "eolien_offshore",
-            [Some(0.0), Some(0.0), Some(0.0), Some(1.0)],
-        );
+        let measures = measures_of(&[
+            ("solaire", [Some(1.0), Some(-2.0), None, Some(0.0)]),
+            ("pompage", [Some(-5.0), None, Some(3.0), Some(-1.0)]),
+            (
+                "consommation",
+                [Some(5_000.0), Some(5_000.0), None, Some(30_000.0)],
+            ),
+            ("eolien", [Some(1000.0), Some(1000.0), Some(1000.0), None]),
+            (
+                "eolien_terrestre",
+                [Some(990.0), Some(500.0), None, Some(1.0)],
+            ),
+            (
+                "eolien_offshore",
+                [Some(0.0), Some(0.0), Some(0.0), Some(1.0)],
+            ),
+        ]);
         let perimetre = StringArray::from(vec!["France", "Bretagne", "France", "Bretagne"]);
         let rows = Rows {
             perimetre: &perimetre,

@@ -1762,27 +1762,23 @@ mod tests {
     /// partly published.
     #[test]
     fn derived_columns_by_hand() {
-        let mut measures: Vec<Float64Array> = (0..catalogue::MEASURES.len())
-            .map(|_| Float64Array::from(vec![None::<f64>; 4]))
-            .collect();
-        let mut set = |name: &str, values: [Option<f64>; 4]| {
-            measures[measure_index(name)] = Float64Array::from(values.to_vec());
-        };
-        set("nucleaire", [Some(40_000.0), None, None, Some(0.0)]);
-        set("eolien", [Some(5_000.0), Some(100.0), None, None]);
-        set("solaire", [Some(1_000.0), None, None, None]);
-        set("hydraulique", [Some(6_000.0), Some(50.0), None, None]);
-        set("bioenergies", [Some(1_000.0), None, None, None]);
-        set("gaz", [Some(3_000.0), None, None, None]);
-        set("thermique", [None, Some(25.0), None, None]);
-        set(
-            "consommation",
-            [Some(60_000.0), Some(700.0), Some(5.0), None],
-        );
-        set("prevision_j1", [Some(59_000.0), None, Some(7.0), Some(1.0)]);
-        set("prevision_j", [Some(60_500.0), Some(650.0), None, None]);
-        set("ech_comm_espagne", [Some(-1_000.0), None, None, Some(2.0)]);
-        set("ech_comm_suisse", [Some(-500.0), None, None, None]);
+        let measures = rules::measures_of(&[
+            ("nucleaire", [Some(40_000.0), None, None, Some(0.0)]),
+            ("eolien", [Some(5_000.0), Some(100.0), None, None]),
+            ("solaire", [Some(1_000.0), None, None, None]),
+            ("hydraulique", [Some(6_000.0), Some(50.0), None, None]),
+            ("bioenergies", [Some(1_000.0), None, None, None]),
+            ("gaz", [Some(3_000.0), None, None, None]),
+            ("thermique", [None, Some(25.0), None, None]),
+            (
+                "consommation",
+                [Some(60_000.0), Some(700.0), Some(5.0), None],
+            ),
+            ("prevision_j1", [Some(59_000.0), None, Some(7.0), Some(1.0)]),
+            ("prevision_j", [Some(60_500.0), Some(650.0), None, None]),
+            ("ech_comm_espagne", [Some(-1_000.0), None, None, Some(2.0)]),
+            ("ech_comm_suisse", [Some(-500.0), None, None, None]),
+        ]);
         let derived = derived(&measures);
         let column = |k: usize| -> Vec<Option<f64>> {
             derived[k].as_primitive::<Float64Type>().iter().collect()
