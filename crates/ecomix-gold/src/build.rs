@@ -256,8 +256,8 @@ fn days_of(years: &BTreeSet<i32>) -> Option<(NaiveDate, NaiveDate)> {
 }
 
 /// Columns of `s`: silver's national rows of the days of `years` (all of them when `None`),
-/// held in memory, and `jours`, the calendar facts of those days. Returns the rows read and the
-/// years they hold.
+/// held in memory, and `jours`, the calendar facts of those days. Returns the rows read and, when
+/// `years` is `None`, the years they hold (empty otherwise).
 async fn national_rows(
     silver: &Snapshot,
     years: Option<&BTreeSet<i32>>,
@@ -292,8 +292,10 @@ async fn national_rows(
     let schema = frame.schema().inner().clone();
     let rows = frame.collect().await.map_err(&fail)?;
     let count = rows.iter().map(RecordBatch::num_rows).sum();
+    // The years are only unknown on a full rebuild; an incremental run already has them.
     let found: BTreeSet<i32> = rows
         .iter()
+        .filter(|_| years.is_none())
         .filter_map(|batch| batch.column_by_name("date"))
         .flat_map(|dates| {
             dates
