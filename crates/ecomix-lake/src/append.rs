@@ -142,7 +142,7 @@ impl Appender {
             );
             self.schema = widened(&self.schema, new);
             self.widened = true;
-            let mut writer = RecordBatchWriter::try_new(
+            let writer = RecordBatchWriter::try_new(
                 self.lake.table_url(self.table_ref),
                 self.schema.clone(),
                 Some(self.partition_columns.clone()),
@@ -150,9 +150,15 @@ impl Appender {
             )
             .map_err(|e| LakeError::delta(self.table_ref, e))?
             .with_target_file_size(FILE_BYTES);
-            if let Some(properties) = &self.properties {
-                writer = writer.with_writer_properties(properties.clone());
-            }
+            let writer = match self.properties {
+                Some(_) => {
+                    // The new columns get the encodings of their types too.
+                    let properties = self.built_properties();
+                    self.properties = Some(properties.clone());
+                    writer.with_writer_properties(properties)
+                }
+                None => writer,
+            };
             self.writers.push(writer);
         }
         let rows = batch.num_rows();
@@ -194,26 +200,14 @@ impl Appender {
         self
     }
 
-    fn apply_properties(&mut self) {
-        use deltalake::parquet::basic::Compression;
-        use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
-        use deltalake::parquet::schema::types::ColumnPath;
-        let mut properties = WriterProperties::builder()
-            .set_created_by(format!("ecomix {}", env!("CARGO_PKG_VERSION")))
-            .set_compression(Compression::SNAPPY)
+    fn built_properties(&self) -> deltalake::parquet::file::properties::WriterProperties {
+        writer_properties(&self.schema, &self.dictionary, &self.no_statistics)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .set_dictionary_enabled(false);
-        for column in &self.dictionary {
-            properties =
-                properties.set_column_dictionary_enabled(ColumnPath::from(column.as_str()), true);
-        }
-        for column in &self.no_statistics {
-            properties = properties.set_column_statistics_enabled(
-                ColumnPath::from(column.as_str()),
-                EnabledStatistics::None,
-            );
-        }
-        let properties = properties.build();
+            .build()
+    }
+
+    fn apply_properties(&mut self) {
+        let properties = self.built_properties();
         self.writers = std::mem::take(&mut self.writers)
             .into_iter()
             .map(|w| w.with_writer_properties(properties.clone()))
@@ -574,6 +568,54 @@ fn single_partition(
     Some(values)
 }
 
+/// The Parquet settings of every file ecomix writes (appends and optimize's rewrites alike).
+///
+/// - Snappy: fast to encode and decode, and what every Delta reader expects.
+/// - Dictionaries only for `dictionary` (low-cardinality text): measures are written plainly,
+///   which is faster and no larger once compressed.
+/// - Integer, date and timestamp columns delta-encoded: the lineage's row numbers and
+///   ingestion times, dates and instants step by a constant, so each page of them packs into a
+///   few bytes instead of eight per row that Snappy then has to scan (a third of bronze's and
+///   silver's bytes before compression).
+/// - No statistics for `no_statistics`: text that no reader filters on.
+pub(crate) fn writer_properties(
+    schema: &deltalake::arrow::datatypes::Schema,
+    dictionary: &[String],
+    no_statistics: &[String],
+) -> deltalake::parquet::file::properties::WriterPropertiesBuilder {
+    use deltalake::arrow::datatypes::DataType;
+    use deltalake::parquet::basic::{Compression, Encoding};
+    use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
+    use deltalake::parquet::schema::types::ColumnPath;
+    let mut properties = WriterProperties::builder()
+        .set_created_by(format!("ecomix {}", env!("CARGO_PKG_VERSION")))
+        .set_compression(Compression::SNAPPY)
+        .set_dictionary_enabled(false);
+    for field in schema.fields() {
+        let integral = matches!(
+            field.data_type(),
+            DataType::Int32 | DataType::Int64 | DataType::Date32 | DataType::Timestamp(_, _)
+        );
+        if integral && !dictionary.iter().any(|c| c == field.name()) {
+            properties = properties.set_column_encoding(
+                ColumnPath::from(field.name().as_str()),
+                Encoding::DELTA_BINARY_PACKED,
+            );
+        }
+    }
+    for column in dictionary {
+        properties =
+            properties.set_column_dictionary_enabled(ColumnPath::from(column.as_str()), true);
+    }
+    for column in no_statistics {
+        properties = properties.set_column_statistics_enabled(
+            ColumnPath::from(column.as_str()),
+            EnabledStatistics::None,
+        );
+    }
+    properties
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -670,6 +712,88 @@ mod tests {
                 .is_dir()
         );
         assert_eq!(lake.version(TABLE).await.unwrap(), Some(1));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn files_carry_each_column_types_encoding() {
+        use deltalake::arrow::array::StringArray;
+        use deltalake::parquet::basic::Encoding;
+        use deltalake::parquet::file::reader::{FileReader, SerializedFileReader};
+
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("value", DataType::Float64, true),
+            Field::new("row", DataType::Int64, true),
+            Field::new("label", DataType::Utf8, true),
+            Field::new("day", DataType::Date32, true),
+        ]));
+        let rows: Vec<i64> = (2..1_002).collect();
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Float64Array::from_iter_values(
+                    rows.iter().map(|&r| r as f64 / 4.0),
+                )),
+                Arc::new(Int64Array::from(rows.clone())),
+                Arc::new(StringArray::from(vec!["Données définitives"; rows.len()])),
+                Arc::new(Date32Array::from(vec![7; rows.len()])),
+            ],
+        )
+        .unwrap();
+        let mut append = Appender::start(&lake, TABLE, schema, &["day"])
+            .await
+            .unwrap()
+            .with_dictionary_columns(&["label"]);
+        append.write(batch).await.unwrap();
+        append.commit(HashMap::new()).await.unwrap();
+
+        let partition = dir.path().join("bronze/append_test/day=1970-01-08");
+        let file = std::fs::read_dir(&partition)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .expect("a data file");
+        let reader = SerializedFileReader::new(std::fs::File::open(file).unwrap()).unwrap();
+        let group = reader.metadata().row_group(0);
+        let encodings = |name: &str| {
+            group
+                .columns()
+                .iter()
+                .find(|c| c.column_path().string() == name)
+                .unwrap_or_else(|| panic!("a column {name}"))
+                .encodings()
+                .collect::<Vec<_>>()
+        };
+        assert!(encodings("row").contains(&Encoding::DELTA_BINARY_PACKED));
+        assert!(!encodings("value").contains(&Encoding::DELTA_BINARY_PACKED));
+        assert!(!encodings("value").contains(&Encoding::RLE_DICTIONARY));
+        assert!(encodings("label").contains(&Encoding::RLE_DICTIONARY));
+
+        // Read back through DataFusion: the delta-encoded numbers are the ones written.
+        let back = crate::query(&lake, TABLE, "SELECT row, value FROM t ORDER BY row")
+            .await
+            .unwrap();
+        let read: Vec<(i64, f64)> = back
+            .iter()
+            .flat_map(|b| {
+                let r = b
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .clone();
+                let v = b
+                    .column(1)
+                    .as_any()
+                    .downcast_ref::<Float64Array>()
+                    .unwrap()
+                    .clone();
+                (0..b.num_rows()).map(move |i| (r.value(i), v.value(i)))
+            })
+            .collect();
+        let expected: Vec<(i64, f64)> = rows.iter().map(|&r| (r, r as f64 / 4.0)).collect();
+        assert_eq!(read, expected);
     }
 
     #[test]

@@ -130,6 +130,8 @@ impl Lake {
             }
             _ => Vec::new(),
         };
+        let writer_properties =
+            rewrite_properties(snapshot.schema().as_ref(), &text_columns).map_err(fail)?;
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let (optimize_type, target_size, tasks) = if zorder.is_empty() {
             (OptimizeType::Compact, COMPACT_FILES_BELOW, cores)
@@ -163,7 +165,7 @@ impl Lake {
             .with_target_size(NonZeroU64::new(target_size).expect("non-zero"))
             .with_commit_properties(properties)
             .with_max_concurrent_tasks(tasks)
-            .with_writer_properties(rewrite_properties(&text_columns))
+            .with_writer_properties(writer_properties)
             .await
             .map_err(fail)?;
         report.partitions = metrics.partitions_optimized as usize;
@@ -325,25 +327,18 @@ impl Lake {
     }
 }
 
-/// Parquet settings of the files optimize writes: Snappy like every other ecomix write
-/// (deltalake's default for optimize, ZSTD level 4, made the Z-order of silver about twice as
-/// slow for files a few percent smaller).
-/// Parquet dictionaries for text columns only, as the appender writes them: dictionary-encoding
-/// every float cost a tenth of an optimize, for files no smaller.
+/// Parquet settings of the files optimize writes: those of every append (Snappy rather than
+/// deltalake's default for optimize, ZSTD level 4, which made the Z-order of silver about twice
+/// as slow for files a few percent smaller; dictionaries for text only, as dictionary-encoding
+/// every float cost a tenth of an optimize for files no smaller), with Parquet's default row
+/// groups: optimized files are read whole.
 fn rewrite_properties(
+    schema: &deltalake::kernel::StructType,
     text_columns: &[String],
-) -> deltalake::parquet::file::properties::WriterProperties {
-    use deltalake::parquet::basic::Compression;
-    use deltalake::parquet::schema::types::ColumnPath;
-    let mut properties = deltalake::parquet::file::properties::WriterProperties::builder()
-        .set_created_by(format!("ecomix {}", env!("CARGO_PKG_VERSION")))
-        .set_compression(Compression::SNAPPY)
-        .set_dictionary_enabled(false);
-    for column in text_columns {
-        properties =
-            properties.set_column_dictionary_enabled(ColumnPath::from(column.as_str()), true);
-    }
-    properties.build()
+) -> Result<deltalake::parquet::file::properties::WriterProperties, DeltaTableError> {
+    use deltalake::kernel::engine::arrow_conversion::TryIntoArrow;
+    let schema: deltalake::arrow::datatypes::Schema = schema.try_into_arrow()?;
+    Ok(crate::append::writer_properties(&schema, text_columns, &[]).build())
 }
 
 /// How many partitions to Z-order at once: as many as `cores`, as long as the largest
