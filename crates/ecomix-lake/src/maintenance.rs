@@ -430,7 +430,47 @@ pub(crate) async fn files_added_since(
 
 #[cfg(test)]
 mod tests {
-    use super::zorder_tasks_for;
+    use super::{rewrite_properties, zorder_tasks_for};
+
+    #[test]
+    fn optimize_rewrites_with_the_appends_encodings() {
+        use deltalake::kernel::{DataType, PrimitiveType, StructField, StructType};
+        use deltalake::parquet::basic::Encoding;
+        use deltalake::parquet::schema::types::ColumnPath;
+        let schema = StructType::try_new([
+            StructField::new(
+                "horodatage",
+                DataType::Primitive(PrimitiveType::Timestamp),
+                true,
+            ),
+            StructField::new(
+                "_source_row",
+                DataType::Primitive(PrimitiveType::Long),
+                true,
+            ),
+            StructField::new("date", DataType::Primitive(PrimitiveType::Date), true),
+            StructField::new("eolien", DataType::Primitive(PrimitiveType::Double), true),
+            StructField::new(
+                "perimetre",
+                DataType::Primitive(PrimitiveType::String),
+                true,
+            ),
+        ])
+        .unwrap();
+        let properties = rewrite_properties(&schema, &["perimetre".to_string()]).unwrap();
+        let column = |name: &str| ColumnPath::from(name);
+        for integral in ["horodatage", "_source_row", "date"] {
+            assert_eq!(
+                properties.encoding(&column(integral)),
+                Some(Encoding::DELTA_BINARY_PACKED),
+                "{integral}"
+            );
+            assert!(!properties.dictionary_enabled(&column(integral)));
+        }
+        assert_eq!(properties.encoding(&column("eolien")), None);
+        assert!(!properties.dictionary_enabled(&column("eolien")));
+        assert!(properties.dictionary_enabled(&column("perimetre")));
+    }
 
     #[test]
     fn large_partitions_are_z_ordered_one_at_a_time() {
