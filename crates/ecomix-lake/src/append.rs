@@ -33,7 +33,9 @@ pub struct Appender {
     /// so a batch with new columns opens a wider writer; files of the narrower ones simply lack
     /// the new columns, which readers see as nulls.
     writers: Vec<RecordBatchWriter>,
-    properties: Option<deltalake::parquet::file::properties::WriterProperties>,
+    /// Whether ecomix's Parquet settings were asked for (see [`writer_properties`]); they are
+    /// derived from the schema, so a wider writer gets them for its new columns too.
+    configured: bool,
     dictionary: Vec<String>,
     no_statistics: Vec<String>,
     /// Files finalized by [`Appender::seal`], added by the commit.
@@ -106,7 +108,7 @@ impl Appender {
             widened: false,
             partition_columns,
             writers: vec![writer],
-            properties: None,
+            configured: false,
             dictionary: Vec::new(),
             no_statistics: Vec::new(),
             sealed: Vec::new(),
@@ -150,14 +152,10 @@ impl Appender {
             )
             .map_err(|e| LakeError::delta(self.table_ref, e))?
             .with_target_file_size(FILE_BYTES);
-            let writer = match self.properties {
-                Some(_) => {
-                    // The new columns get the encodings of their types too.
-                    let properties = self.built_properties();
-                    self.properties = Some(properties.clone());
-                    writer.with_writer_properties(properties)
-                }
-                None => writer,
+            let writer = if self.configured {
+                writer.with_writer_properties(self.built_properties())
+            } else {
+                writer
             };
             self.writers.push(writer);
         }
@@ -212,7 +210,7 @@ impl Appender {
             .into_iter()
             .map(|w| w.with_writer_properties(properties.clone()))
             .collect();
-        self.properties = Some(properties);
+        self.configured = true;
     }
 
     /// Makes the commit replace these partitions: their current files are removed in the same
@@ -716,7 +714,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn files_carry_each_column_types_encoding() {
-        use deltalake::arrow::array::StringArray;
+        use deltalake::arrow::array::{AsArray, StringArray};
+        use deltalake::arrow::datatypes::{Float64Type, Int64Type};
         use deltalake::parquet::basic::Encoding;
         use deltalake::parquet::file::reader::{FileReader, SerializedFileReader};
 
@@ -777,18 +776,8 @@ mod tests {
         let read: Vec<(i64, f64)> = back
             .iter()
             .flat_map(|b| {
-                let r = b
-                    .column(0)
-                    .as_any()
-                    .downcast_ref::<Int64Array>()
-                    .unwrap()
-                    .clone();
-                let v = b
-                    .column(1)
-                    .as_any()
-                    .downcast_ref::<Float64Array>()
-                    .unwrap()
-                    .clone();
+                let r = b.column(0).as_primitive::<Int64Type>().clone();
+                let v = b.column(1).as_primitive::<Float64Type>().clone();
                 (0..b.num_rows()).map(move |i| (r.value(i), v.value(i)))
             })
             .collect();
