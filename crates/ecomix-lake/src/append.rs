@@ -182,8 +182,8 @@ impl Appender {
         RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| fail(&e))
     }
 
-    /// Parquet dictionaries only for these columns (low-cardinality text); other columns are
-    /// written plainly, which is faster for measures and no larger once compressed.
+    /// Parquet dictionaries only for these columns (low-cardinality text); the others get the
+    /// encodings of [`writer_properties`] (measures plain, integers and dates delta-encoded).
     pub fn with_dictionary_columns(mut self, columns: &[&str]) -> Self {
         self.dictionary = columns.iter().map(|c| c.to_string()).collect();
         self.apply_properties();
