@@ -183,7 +183,7 @@ impl Appender {
     }
 
     /// Parquet dictionaries only for these columns (low-cardinality text); the others get the
-    /// encodings of [`writer_properties`] (measures plain, integers and dates delta-encoded).
+    /// encodings of `writer_properties` (measures plain, integers and dates delta-encoded).
     pub fn with_dictionary_columns(mut self, columns: &[&str]) -> Self {
         self.dictionary = columns.iter().map(|c| c.to_string()).collect();
         self.apply_properties();
