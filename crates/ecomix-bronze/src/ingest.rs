@@ -220,11 +220,6 @@ const DICTIONARY_COLUMNS: [&str; 8] = [
     "_run_id",
 ];
 
-/// The rescued tokens (JSON) are never filtered by value: their statistics would cost a
-/// comparison of every value for nothing. Lineage keeps them: a file's or a run's rows are
-/// found by skipping the row groups whose range lacks it.
-const UNSTATISTICAL_COLUMNS: [&str; 1] = ["_rescued"];
-
 /// What became of one document of a chunk.
 enum Outcome {
     Parsed(Parsed),
@@ -408,8 +403,7 @@ async fn appender(lake: &Lake, dataset: Dataset) -> Result<Appender, BronzeError
     Ok(
         Appender::start(lake, dataset.table(), dataset.schema(), &[PARTITION_COLUMN])
             .await?
-            .with_dictionary_columns(&DICTIONARY_COLUMNS)
-            .without_statistics(&UNSTATISTICAL_COLUMNS),
+            .with_dictionary_columns(&DICTIONARY_COLUMNS),
     )
 }
 

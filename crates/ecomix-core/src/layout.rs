@@ -29,16 +29,32 @@ impl fmt::Display for Layer {
     }
 }
 
-/// A table's place in the lake.
+/// A table's place in the lake, and the columns its files carry no Parquet statistics for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableRef {
     pub layer: Layer,
     pub name: &'static str,
+    /// Declared here, once, because every writer of the table (its appends and optimize's
+    /// rewrites) must agree on them.
+    pub unstatistical: &'static [&'static str],
 }
 
 impl TableRef {
     pub const fn new(layer: Layer, name: &'static str) -> Self {
-        Self { layer, name }
+        Self {
+            layer,
+            name,
+            unstatistical: &[],
+        }
+    }
+
+    /// No statistics for `columns`: text no reader filters on by value, whose minimum and
+    /// maximum would cost a comparison of every value for nothing.
+    pub const fn without_statistics(self, columns: &'static [&'static str]) -> Self {
+        Self {
+            unstatistical: columns,
+            ..self
+        }
     }
 
     /// The table's path relative to the lake root.
@@ -53,6 +69,10 @@ impl fmt::Display for TableRef {
     }
 }
 
-pub const ECO2MIX_BRONZE: TableRef = TableRef::new(Layer::Bronze, "eco2mix_bronze");
-pub const TEMPO_BRONZE: TableRef = TableRef::new(Layer::Bronze, "tempo_bronze");
+/// The rescued tokens (JSON) are never filtered by value. Lineage keeps its statistics: a
+/// file's or a run's rows are found by skipping the row groups whose range lacks it.
+pub const ECO2MIX_BRONZE: TableRef =
+    TableRef::new(Layer::Bronze, "eco2mix_bronze").without_statistics(&["_rescued"]);
+pub const TEMPO_BRONZE: TableRef =
+    TableRef::new(Layer::Bronze, "tempo_bronze").without_statistics(&["_rescued"]);
 pub const RUNS: TableRef = TableRef::new(Layer::System, "_ecomix_runs");

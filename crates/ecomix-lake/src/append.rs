@@ -110,7 +110,7 @@ impl Appender {
             writers: vec![writer],
             configured: false,
             dictionary: Vec::new(),
-            no_statistics: Vec::new(),
+            no_statistics: table.unstatistical.iter().map(|c| c.to_string()).collect(),
             sealed: Vec::new(),
             rows: 0,
             replace: None,
@@ -186,14 +186,6 @@ impl Appender {
     /// encodings of `writer_properties` (measures plain, integers and dates delta-encoded).
     pub fn with_dictionary_columns(mut self, columns: &[&str]) -> Self {
         self.dictionary = columns.iter().map(|c| c.to_string()).collect();
-        self.apply_properties();
-        self
-    }
-
-    /// No Parquet statistics for these columns: text that no reader filters on, whose minimum
-    /// and maximum cost a comparison of every value.
-    pub fn without_statistics(mut self, columns: &[&str]) -> Self {
-        self.no_statistics = columns.iter().map(|c| c.to_string()).collect();
         self.apply_properties();
         self
     }

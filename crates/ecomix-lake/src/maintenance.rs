@@ -130,8 +130,12 @@ impl Lake {
             }
             _ => Vec::new(),
         };
-        let writer_properties =
-            rewrite_properties(snapshot.schema().as_ref(), &text_columns).map_err(fail)?;
+        let writer_properties = rewrite_properties(
+            snapshot.schema().as_ref(),
+            &text_columns,
+            table.unstatistical,
+        )
+        .map_err(fail)?;
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let (optimize_type, target_size, tasks) = if zorder.is_empty() {
             (OptimizeType::Compact, COMPACT_FILES_BELOW, cores)
@@ -330,15 +334,17 @@ impl Lake {
 /// Parquet settings of the files optimize writes: those of every append (Snappy rather than
 /// deltalake's default for optimize, ZSTD level 4, which made the Z-order of silver about twice
 /// as slow for files a few percent smaller; dictionaries for text only, as dictionary-encoding
-/// every float cost a tenth of an optimize for files no smaller), with Parquet's default row
-/// groups: optimized files are read whole.
+/// every float cost a tenth of an optimize for files no smaller; no statistics where the table
+/// declares none), with Parquet's default row groups: optimized files are read whole.
 fn rewrite_properties(
     schema: &deltalake::kernel::StructType,
     text_columns: &[String],
+    unstatistical: &[&str],
 ) -> Result<deltalake::parquet::file::properties::WriterProperties, DeltaTableError> {
     use deltalake::kernel::engine::arrow_conversion::TryIntoArrow;
     let schema: deltalake::arrow::datatypes::Schema = schema.try_into_arrow()?;
-    Ok(crate::append::writer_properties(&schema, text_columns, &[]).build())
+    let unstatistical: Vec<String> = unstatistical.iter().map(|c| c.to_string()).collect();
+    Ok(crate::append::writer_properties(&schema, text_columns, &unstatistical).build())
 }
 
 /// How many partitions to Z-order at once: as many as `cores`, as long as the largest
@@ -457,7 +463,7 @@ mod tests {
             ),
         ])
         .unwrap();
-        let properties = rewrite_properties(&schema, &["perimetre".to_string()]).unwrap();
+        let properties = rewrite_properties(&schema, &["perimetre".to_string()], &[]).unwrap();
         let column = |name: &str| ColumnPath::from(name);
         for integral in ["horodatage", "_source_row", "date"] {
             assert_eq!(
@@ -470,6 +476,91 @@ mod tests {
         assert_eq!(properties.encoding(&column("eolien")), None);
         assert!(!properties.dictionary_enabled(&column("eolien")));
         assert!(properties.dictionary_enabled(&column("perimetre")));
+    }
+
+    /// Two appends leave two small files in one partition, which optimize compacts into one:
+    /// that file, like the appended ones, has no statistics for the column the table declares
+    /// unstatistical, and has them for the others.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn compacted_files_keep_the_tables_unstatistical_columns() {
+        use std::collections::HashMap;
+        use std::sync::Arc;
+
+        use deltalake::arrow::array::{Float64Array, StringArray};
+        use deltalake::arrow::datatypes::{DataType, Field, Schema};
+        use deltalake::arrow::record_batch::RecordBatch;
+        use deltalake::parquet::file::reader::{FileReader, SerializedFileReader};
+        use ecomix_core::layout::{Layer, TableRef};
+        use futures::TryStreamExt;
+
+        const TABLE: TableRef =
+            TableRef::new(Layer::Bronze, "unstatistical_test").without_statistics(&["tokens"]);
+        let dir = tempfile::tempdir().unwrap();
+        let lake = crate::Lake::new(dir.path().to_str().unwrap()).unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("value", DataType::Float64, true),
+            Field::new("tokens", DataType::Utf8, true),
+            Field::new("label", DataType::Utf8, true),
+        ]));
+        for (value, tokens) in [(1.5, r#"{"a":"ND"}"#), (-2.0, r#"{"b":"-"}"#)] {
+            let batch = RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(Float64Array::from(vec![value])),
+                    Arc::new(StringArray::from(vec![tokens])),
+                    Arc::new(StringArray::from(vec!["France"])),
+                ],
+            )
+            .unwrap();
+            let mut append = crate::Appender::start(&lake, TABLE, schema.clone(), &[])
+                .await
+                .unwrap()
+                .with_dictionary_columns(&["label"]);
+            append.write(batch).await.unwrap();
+            append.commit(HashMap::new()).await.unwrap();
+        }
+        let data_files = || -> Vec<std::path::PathBuf> {
+            std::fs::read_dir(dir.path().join("bronze/unstatistical_test"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+                .collect()
+        };
+        let statistics = |file: &std::path::Path| -> Vec<(String, bool)> {
+            let reader = SerializedFileReader::new(std::fs::File::open(file).unwrap()).unwrap();
+            let group = reader.metadata().row_group(0);
+            group
+                .columns()
+                .iter()
+                .map(|c| (c.column_path().string(), c.statistics().is_some()))
+                .collect()
+        };
+        let expected = vec![
+            ("value".to_string(), true),
+            ("tokens".to_string(), false),
+            ("label".to_string(), true),
+        ];
+        let appended = data_files();
+        assert_eq!(appended.len(), 2);
+        for file in &appended {
+            assert_eq!(statistics(file), expected, "appended {file:?}");
+        }
+
+        lake.optimize(TABLE, &[]).await.unwrap();
+        let delta = lake.open(TABLE).await.unwrap().unwrap();
+        let active: Vec<String> = delta
+            .get_active_add_actions_by_partitions(&[])
+            .map_ok(|f| f.path().to_string())
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(active.len(), 1, "the two appends compacted into one file");
+        let compacted = dir
+            .path()
+            .join("bronze/unstatistical_test")
+            .join(&active[0]);
+        assert!(!appended.contains(&compacted));
+        assert_eq!(statistics(&compacted), expected, "compacted {compacted:?}");
     }
 
     #[test]

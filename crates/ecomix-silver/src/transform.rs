@@ -34,7 +34,9 @@ use crate::rules::{self, Level, RULES, measure_index};
 use crate::schema;
 
 pub const ECO2MIX_SILVER: TableRef = TableRef::new(Layer::Silver, "eco2mix_silver");
-pub const ECO2MIX_QUARANTINE: TableRef = TableRef::new(Layer::Silver, "eco2mix_quarantine");
+/// The quarantine's raw values (JSON) are never filtered by value.
+pub const ECO2MIX_QUARANTINE: TableRef =
+    TableRef::new(Layer::Silver, "eco2mix_quarantine").without_statistics(&["raw_values"]);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SilverError {
@@ -268,12 +270,10 @@ pub async fn transform(
     let keys: Vec<String> = periods.keys().cloned().collect();
     let mut silver = Appender::start(lake, ECO2MIX_SILVER, schema::silver(), &[column])
         .await?
-        .with_dictionary_columns(&DICTIONARY_COLUMNS)
-        .without_statistics(&UNSTATISTICAL_COLUMNS);
+        .with_dictionary_columns(&DICTIONARY_COLUMNS);
     let mut quarantine = Appender::start(lake, ECO2MIX_QUARANTINE, schema::quarantine(), &[column])
         .await?
-        .with_dictionary_columns(&DICTIONARY_COLUMNS)
-        .without_statistics(&UNSTATISTICAL_COLUMNS);
+        .with_dictionary_columns(&DICTIONARY_COLUMNS);
     if options.full {
         silver = silver.replacing_all();
         quarantine = quarantine.replacing_all();
@@ -644,10 +644,6 @@ const DICTIONARY_COLUMNS: [&str; 6] = [
 
 /// Quarantine rows are written in batches of this many.
 const BATCH_ROWS: usize = 65_536;
-
-/// The quarantine's raw values (JSON) are never filtered by value: their statistics would cost a
-/// comparison of every value for nothing.
-const UNSTATISTICAL_COLUMNS: [&str; 1] = ["raw_values"];
 
 /// Bronze rows per batch of periods unless told otherwise: a few hundred MiB of working memory.
 pub const DEFAULT_BATCH_ROWS: usize = 1_000_000;
