@@ -100,7 +100,7 @@ impl Appender {
             Some(_) => writer.arrow_schema(),
             None => schema,
         };
-        Ok(Self {
+        let mut appender = Self {
             lake: lake.clone(),
             table_ref: table,
             existing,
@@ -114,7 +114,11 @@ impl Appender {
             sealed: Vec::new(),
             rows: 0,
             replace: None,
-        })
+        };
+        if !table.unstatistical.is_empty() {
+            appender.apply_properties();
+        }
+        Ok(appender)
     }
 
     /// The batch under the append's schema, opening a wider writer first when the batch

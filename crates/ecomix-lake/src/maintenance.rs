@@ -512,10 +512,10 @@ mod tests {
                 ],
             )
             .unwrap();
+            // No other setting asked for: the table's declaration alone takes effect.
             let mut append = crate::Appender::start(&lake, TABLE, schema.clone(), &[])
                 .await
-                .unwrap()
-                .with_dictionary_columns(&["label"]);
+                .unwrap();
             append.write(batch).await.unwrap();
             append.commit(HashMap::new()).await.unwrap();
         }
