@@ -130,3 +130,374 @@ impl Snapshot {
             .map_err(|e| LakeError::query(self.table_ref, e))
     }
 }
+
+/// The statistics-aware reader of [`Snapshot::scan_row_groups`].
+pub mod row_groups {
+    use std::ops::Range;
+    use std::sync::Arc;
+
+    use deltalake::ObjectStore;
+    use deltalake::logstore::object_store::ObjectStoreExt;
+    use deltalake::parquet::arrow::arrow_reader::ArrowReaderOptions;
+    use deltalake::parquet::arrow::async_reader::AsyncFileReader;
+    use deltalake::parquet::errors::ParquetError;
+    use deltalake::parquet::file::metadata::{
+        ParquetMetaData, ParquetMetaDataReader, RowGroupMetaData,
+    };
+    use deltalake::parquet::file::statistics::Statistics;
+    use futures::FutureExt;
+    use futures::future::BoxFuture;
+
+    /// One data file of a table, read by ranges from its object store.
+    #[derive(Clone)]
+    pub(super) struct StoreReader {
+        pub store: Arc<dyn ObjectStore>,
+        pub path: deltalake::Path,
+        pub size: u64,
+    }
+
+    fn external(e: deltalake::ObjectStoreError) -> ParquetError {
+        ParquetError::External(Box::new(e))
+    }
+
+    impl AsyncFileReader for StoreReader {
+        fn get_bytes(
+            &mut self,
+            range: Range<u64>,
+        ) -> BoxFuture<'_, Result<bytes::Bytes, ParquetError>> {
+            async move {
+                self.store
+                    .get_range(&self.path, range)
+                    .await
+                    .map_err(external)
+            }
+            .boxed()
+        }
+
+        fn get_byte_ranges(
+            &mut self,
+            ranges: Vec<Range<u64>>,
+        ) -> BoxFuture<'_, Result<Vec<bytes::Bytes>, ParquetError>> {
+            async move {
+                self.store
+                    .get_ranges(&self.path, &ranges)
+                    .await
+                    .map_err(external)
+            }
+            .boxed()
+        }
+
+        fn get_metadata<'a>(
+            &'a mut self,
+            _options: Option<&'a ArrowReaderOptions>,
+        ) -> BoxFuture<'a, Result<Arc<ParquetMetaData>, ParquetError>> {
+            let size = self.size;
+            async move {
+                // One read for the footer and, usually, the metadata before it.
+                let metadata = ParquetMetaDataReader::new()
+                    .with_prefetch_hint(Some(64 * 1024))
+                    .load_and_finish(self, size)
+                    .await?;
+                Ok(Arc::new(metadata))
+            }
+            .boxed()
+        }
+    }
+
+    /// The range of an `INT32` or `DATE` column in a row group, from its statistics; `None`
+    /// when it has none (the row group must then be read).
+    pub fn int32_range(group: &RowGroupMetaData, column: &str) -> Option<(i32, i32)> {
+        let chunk = group
+            .columns()
+            .iter()
+            .find(|c| c.column_path().string() == column)?;
+        match chunk.statistics()? {
+            Statistics::Int32(s) => Some((*s.min_opt()?, *s.max_opt()?)),
+            _ => None,
+        }
+    }
+
+    /// `schema` with its text columns read as string views.
+    pub(super) fn with_string_views(
+        schema: &deltalake::arrow::datatypes::SchemaRef,
+    ) -> deltalake::arrow::datatypes::SchemaRef {
+        use deltalake::arrow::datatypes::{DataType, Field, Schema};
+        let fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Utf8 | DataType::LargeUtf8 => {
+                    f.as_ref().clone().with_data_type(DataType::Utf8View)
+                }
+                _ => f.as_ref().clone(),
+            })
+            .collect();
+        Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+    }
+
+    /// Whether `[first, last]` meets one of the half-open `ranges`.
+    pub(super) fn overlaps(ranges: &[(i32, i32)], first: i32, last: i32) -> bool {
+        ranges
+            .iter()
+            .any(|&(start, end)| first < end && last >= start)
+    }
+
+    /// Which values of an `INT32` or `DATE` column lie in one of the half-open `ranges` (a
+    /// null is in none).
+    pub(super) fn in_ranges(
+        column: &deltalake::arrow::array::ArrayRef,
+        ranges: &[(i32, i32)],
+    ) -> deltalake::arrow::array::BooleanArray {
+        use deltalake::arrow::array::{Array, AsArray, BooleanArray};
+        use deltalake::arrow::datatypes::{DataType, Date32Type, Int32Type};
+        let values: &[i32] = match column.data_type() {
+            DataType::Date32 => column.as_primitive::<Date32Type>().values(),
+            _ => column.as_primitive::<Int32Type>().values(),
+        };
+        let nulls = column.logical_nulls();
+        BooleanArray::from_iter(values.iter().enumerate().map(|(i, &v)| {
+            let valid = nulls.as_ref().is_none_or(|n| n.is_valid(i));
+            Some(valid && ranges.iter().any(|&(start, end)| v >= start && v < end))
+        }))
+    }
+
+    /// Whether the row group's statistics show `column` is null on every row.
+    pub(super) fn all_null(group: &RowGroupMetaData, index: usize) -> bool {
+        let rows = u64::try_from(group.num_rows()).unwrap_or(0);
+        group
+            .column(index)
+            .statistics()
+            .and_then(Statistics::null_count_opt)
+            .is_some_and(|nulls| rows > 0 && nulls == rows)
+    }
+}
+
+impl Snapshot {
+    /// The rows whose `range_column` (an `INT32` or `DATE` column) lies in one of `ranges`
+    /// (half-open), each row group read with only those of `columns` that hold a value there;
+    /// `always` are read even when null throughout. A batch lacks the other columns: they are
+    /// null on its rows.
+    ///
+    /// A table of files of different shapes holds many row groups where most columns are null
+    /// throughout (a region publishes a tenth of the national measures): a SQL scan would still
+    /// decode, and fill with zeros, every one of them. Row groups outside the ranges are skipped
+    /// by their statistics; in the others, the range column is read first and the other columns
+    /// only on the rows it keeps. `None` when the table uses a feature this reader does not
+    /// handle (column mapping, deletion vectors): query it instead.
+    pub async fn scan_row_groups(
+        &self,
+        columns: &[&str],
+        always: &[&str],
+        range_column: &str,
+        ranges: Vec<(i32, i32)>,
+    ) -> Result<
+        Option<futures::stream::BoxStream<'static, Result<RecordBatch, LakeError>>>,
+        LakeError,
+    > {
+        use deltalake::parquet::arrow::ProjectionMask;
+        use deltalake::parquet::arrow::arrow_reader::{
+            ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter,
+        };
+        use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
+        use futures::{StreamExt, TryStreamExt};
+        use row_groups::StoreReader;
+
+        let table = self.table_ref;
+        let state = self
+            .table
+            .snapshot()
+            .map_err(|e| LakeError::delta(table, e))?;
+        // Reader version 1: no column mapping (physical names are the schema's), no deletion
+        // vectors; every file's rows are all live.
+        if state.protocol().min_reader_version() > 1 {
+            return Ok(None);
+        }
+        let files: Vec<(deltalake::Path, u64)> = self
+            .table
+            .get_active_add_actions_by_partitions(&[])
+            .map_ok(|f| (f.object_store_path(), u64::try_from(f.size()).unwrap_or(0)))
+            .try_collect()
+            .await
+            .map_err(|e| LakeError::delta(table, e))?;
+        let store = self.table.object_store();
+        let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        let always: Vec<String> = always.iter().map(|c| c.to_string()).collect();
+        let range_column = range_column.to_string();
+        let ranges = std::sync::Arc::new(ranges);
+        let fail = move |e: &dyn std::fmt::Display| LakeError::query(table, e);
+        let row_groups = futures::stream::iter(files)
+            .then(move |(path, size)| {
+                let store = store.clone();
+                async move {
+                    let mut reader = StoreReader { store, path, size };
+                    let metadata =
+                        ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
+                            .await
+                            .map_err(|e| fail(&e))?;
+                    // Text as views into the decoded pages, as DataFusion reads it: copying every
+                    // row's file name and hash into a string buffer cost more than the nulls saved.
+                    let metadata = ArrowReaderMetadata::try_new(
+                        metadata.metadata().clone(),
+                        ArrowReaderOptions::new()
+                            .with_schema(row_groups::with_string_views(metadata.schema())),
+                    )
+                    .map_err(|e| fail(&e))?;
+                    Ok::<_, LakeError>((reader, metadata))
+                }
+            })
+            .map_ok(move |(reader, metadata)| {
+                let parquet = metadata.metadata().clone();
+                let descriptor = parquet.file_metadata().schema_descr_ptr();
+                let leaf = |name: &str| {
+                    (0..descriptor.num_columns())
+                        .find(|&leaf| descriptor.column(leaf).path().string() == name)
+                };
+                let range_leaf = leaf(&range_column);
+                let plans: Vec<(usize, Vec<usize>)> = parquet
+                    .row_groups()
+                    .iter()
+                    .enumerate()
+                    .filter(
+                        |(_, group)| match row_groups::int32_range(group, &range_column) {
+                            Some((first, last)) => row_groups::overlaps(&ranges, first, last),
+                            None => true,
+                        },
+                    )
+                    .map(|(index, group)| {
+                        let leaves = (0..descriptor.num_columns())
+                            .filter(|&leaf| {
+                                let name = descriptor.column(leaf).path().string();
+                                always.contains(&name)
+                                    || (columns.contains(&name)
+                                        && !row_groups::all_null(group, leaf))
+                            })
+                            .collect();
+                        (index, leaves)
+                    })
+                    .collect();
+                let ranges = ranges.clone();
+                futures::stream::iter(plans.into_iter().map(move |(index, leaves)| {
+                    let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(
+                        reader.clone(),
+                        metadata.clone(),
+                    )
+                    .with_row_groups(vec![index])
+                    .with_projection(ProjectionMask::leaves(&descriptor, leaves));
+                    if let Some(range_leaf) = range_leaf {
+                        let ranges = ranges.clone();
+                        let keep = ArrowPredicateFn::new(
+                            ProjectionMask::leaves(&descriptor, [range_leaf]),
+                            move |batch| Ok(row_groups::in_ranges(batch.column(0), &ranges)),
+                        );
+                        builder = builder.with_row_filter(RowFilter::new(vec![Box::new(keep)]));
+                    }
+                    builder.build().map_err(|e| fail(&e))
+                }))
+                .map_ok(move |stream| stream.map_err(move |e| fail(&e)))
+            })
+            .try_flatten()
+            .try_flatten();
+        Ok(Some(row_groups.boxed()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use deltalake::arrow::array::{Array, AsArray, Date32Array, Float64Array, StringArray};
+    use deltalake::arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Schema};
+    use ecomix_core::layout::{Layer, TableRef};
+    use futures::TryStreamExt;
+
+    use super::*;
+
+    const TABLE: TableRef = TableRef::new(Layer::Bronze, "row_groups_test");
+
+    /// Two files: days 0-9 with a measure, days 100-109 without it (null throughout). A scan of
+    /// days [5, 8) and [100, 102) gets those rows only; the second file's batch lacks the
+    /// measure, the first's has it; a range that meets no row group reads nothing.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn row_groups_are_read_with_the_columns_they_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("date", DataType::Date32, true),
+            Field::new("label", DataType::Utf8, true),
+            Field::new("value", DataType::Float64, true),
+        ]));
+        for (first, values) in [(0, true), (100, false)] {
+            let days: Vec<i32> = (first..first + 10).collect();
+            let value: Vec<Option<f64>> = days
+                .iter()
+                .map(|&d| values.then_some(d as f64 * 1.5))
+                .collect();
+            let batch = RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(Date32Array::from(days.clone())),
+                    Arc::new(StringArray::from(vec!["Bretagne"; days.len()])),
+                    Arc::new(Float64Array::from(value)),
+                ],
+            )
+            .unwrap();
+            let mut append = crate::Appender::start(&lake, TABLE, schema.clone(), &[])
+                .await
+                .unwrap();
+            append.write(batch).await.unwrap();
+            append.commit(HashMap::new()).await.unwrap();
+        }
+        let snapshot = lake.snapshot(TABLE).await.unwrap().unwrap();
+        let scan = |ranges: Vec<(i32, i32)>| {
+            let snapshot = snapshot.clone();
+            async move {
+                snapshot
+                    .scan_row_groups(&["date", "label", "value"], &["date"], "date", ranges)
+                    .await
+                    .unwrap()
+                    .expect("a reader-version-1 table")
+                    .try_collect::<Vec<_>>()
+                    .await
+                    .unwrap()
+            }
+        };
+        let batches = scan(vec![(5, 8), (100, 102)]).await;
+        let mut rows: Vec<(i32, Option<f64>, String)> = Vec::new();
+        for batch in &batches {
+            let days = batch
+                .column_by_name("date")
+                .unwrap()
+                .as_primitive::<Date32Type>();
+            let labels = batch.column_by_name("label").unwrap();
+            assert_eq!(
+                labels.data_type(),
+                &DataType::Utf8View,
+                "text is read as views"
+            );
+            let labels = labels.as_string_view();
+            let values = batch
+                .column_by_name("value")
+                .map(|v| v.as_primitive::<Float64Type>().clone());
+            for i in 0..batch.num_rows() {
+                let value = values.as_ref().map(|v| v.value(i));
+                if days.value(i) >= 100 {
+                    assert!(values.is_none(), "the null measure is not read");
+                } else {
+                    assert!(values.as_ref().is_some_and(|v| v.null_count() == 0));
+                }
+                rows.push((days.value(i), value, labels.value(i).to_string()));
+            }
+        }
+        rows.sort_by_key(|r| r.0);
+        let expected: Vec<(i32, Option<f64>, String)> = [5, 6, 7]
+            .into_iter()
+            .map(|d| (d, Some(d as f64 * 1.5)))
+            .chain([(100, None), (101, None)])
+            .map(|(d, v)| (d, v, "Bretagne".to_string()))
+            .collect();
+        assert_eq!(rows, expected);
+
+        assert!(scan(vec![(20, 90)]).await.is_empty());
+    }
+}
