@@ -7,6 +7,7 @@ use std::process::Command;
 
 use common::*;
 use ecomix_core::layout::{ECO2MIX_BRONZE, TEMPO_BRONZE};
+use ecomix_silver::ECO2MIX_SILVER;
 
 #[test]
 fn python_deltalake_and_polars_read_bronze() {
@@ -157,4 +158,52 @@ fn python_reads_every_table_of_the_lake() {
         "Int32"
     );
     assert!(report["system._ecomix_runs"].is_object(), "{report}");
+}
+
+/// A bronze table another Delta tool upgraded to deletion vectors (reader version 3) is read
+/// through DataFusion, not by transform's own row-group reader, and gives the same silver and
+/// quarantine as the table that reader reads.
+#[test]
+fn a_bronze_table_upgraded_by_another_tool_gives_the_same_silver() {
+    let Some(python) = python_with("deltalake") else {
+        return;
+    };
+    let own = tempfile::tempdir().unwrap();
+    let data = repo_root().join("data");
+    succeeded(run(own.path(), &["ingest", data.to_str().unwrap()]));
+    let upgraded = tempfile::tempdir().unwrap();
+    copy_dir(own.path(), upgraded.path());
+    let script = "import sys\n\
+        from deltalake import DeltaTable\n\
+        from deltalake.table import TableFeatures\n\
+        DeltaTable(sys.argv[1]).alter.add_feature(\n\
+            TableFeatures.DeletionVectors, allow_protocol_versions_increase=True)\n\
+        print(DeltaTable(sys.argv[1]).protocol().min_reader_version)\n";
+    let output = Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .arg(upgraded.path().join("bronze/eco2mix_bronze"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout).trim(), "3");
+
+    let fallback = "a Delta feature the row-group reader leaves to DataFusion";
+    for (lake, read_by_datafusion) in [(own.path(), false), (upgraded.path(), true)] {
+        let output = succeeded(
+            ecomix(lake)
+                .env("ECOMIX_LOG", "ecomix_silver=debug")
+                .args(["transform"])
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(
+            text(&output.stderr).contains(fallback),
+            read_by_datafusion,
+            "{}",
+            text(&output.stderr)
+        );
+    }
+    assert!(count(own.path(), ECO2MIX_SILVER) > 0);
+    assert_eq!(checksums(own.path()), checksums(upgraded.path()));
 }

@@ -30,7 +30,7 @@ impl fmt::Display for Layer {
 }
 
 /// A table's place in the lake, and the columns its files carry no Parquet statistics for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct TableRef {
     pub layer: Layer,
     pub name: &'static str,
@@ -49,7 +49,9 @@ impl TableRef {
     }
 
     /// No statistics for `columns`: text no reader filters on by value, whose minimum and
-    /// maximum would cost a comparison of every value for nothing.
+    /// maximum would cost a comparison of every value for nothing. Its appends then get
+    /// ecomix's Parquet settings (see the lake's `writer_properties`) even when they ask for no
+    /// dictionaries.
     pub const fn without_statistics(self, columns: &'static [&'static str]) -> Self {
         Self {
             unstatistical: columns,
@@ -62,6 +64,15 @@ impl TableRef {
         format!("{}/{}", self.layer, self.name)
     }
 }
+
+/// A table is its place: the same layer and name is the same table, whatever it declares.
+impl PartialEq for TableRef {
+    fn eq(&self, other: &Self) -> bool {
+        (self.layer, self.name) == (other.layer, other.name)
+    }
+}
+
+impl Eq for TableRef {}
 
 impl fmt::Display for TableRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

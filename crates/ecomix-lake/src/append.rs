@@ -48,7 +48,7 @@ pub struct Appender {
 /// Rows per Parquet row group: small enough that a reader filtering on a column the rows are
 /// grouped by (bronze's dates, silver's instants) skips most of a file by its statistics, and
 /// that an open file holds little in memory before its row group is encoded and uploaded.
-const ROW_GROUP_ROWS: usize = 65_536;
+pub(crate) const ROW_GROUP_ROWS: usize = 65_536;
 
 /// A file is finished and a new one started past this size: a bulk ingest of a whole history
 /// gives files readers can scan in parallel and that compaction leaves alone.

@@ -335,7 +335,9 @@ impl Lake {
 /// deltalake's default for optimize, ZSTD level 4, which made the Z-order of silver about twice
 /// as slow for files a few percent smaller; dictionaries for text only, as dictionary-encoding
 /// every float cost a tenth of an optimize for files no smaller; no statistics where the table
-/// declares none), with Parquet's default row groups: optimized files are read whole.
+/// declares none), and their row groups: a compacted bronze file is still read row group by
+/// row group, each with the measures it holds (one a million rows long would mix regions and
+/// the nation, and most of its dates).
 fn rewrite_properties(
     schema: &deltalake::kernel::StructType,
     text_columns: &[String],
@@ -344,7 +346,11 @@ fn rewrite_properties(
     use deltalake::kernel::engine::arrow_conversion::TryIntoArrow;
     let schema: deltalake::arrow::datatypes::Schema = schema.try_into_arrow()?;
     let unstatistical: Vec<String> = unstatistical.iter().map(|c| c.to_string()).collect();
-    Ok(crate::append::writer_properties(&schema, text_columns, &unstatistical).build())
+    Ok(
+        crate::append::writer_properties(&schema, text_columns, &unstatistical)
+            .set_max_row_group_row_count(Some(crate::append::ROW_GROUP_ROWS))
+            .build(),
+    )
 }
 
 /// How many partitions to Z-order at once: as many as `cores`, as long as the largest
@@ -476,6 +482,10 @@ mod tests {
         assert_eq!(properties.encoding(&column("eolien")), None);
         assert!(!properties.dictionary_enabled(&column("eolien")));
         assert!(properties.dictionary_enabled(&column("perimetre")));
+        assert_eq!(
+            properties.max_row_group_row_count(),
+            Some(crate::append::ROW_GROUP_ROWS)
+        );
     }
 
     /// Two appends leave two small files in one partition, which optimize compacts into one:

@@ -247,18 +247,25 @@ pub mod row_groups {
     pub(super) fn in_ranges(
         column: &deltalake::arrow::array::ArrayRef,
         ranges: &[(i32, i32)],
-    ) -> deltalake::arrow::array::BooleanArray {
+    ) -> Result<deltalake::arrow::array::BooleanArray, deltalake::arrow::error::ArrowError> {
         use deltalake::arrow::array::{Array, AsArray, BooleanArray};
         use deltalake::arrow::datatypes::{DataType, Date32Type, Int32Type};
         let values: &[i32] = match column.data_type() {
             DataType::Date32 => column.as_primitive::<Date32Type>().values(),
-            _ => column.as_primitive::<Int32Type>().values(),
+            DataType::Int32 => column.as_primitive::<Int32Type>().values(),
+            other => {
+                return Err(deltalake::arrow::error::ArrowError::InvalidArgumentError(
+                    format!("a range column must be an INT32 or a DATE, not {other}"),
+                ));
+            }
         };
         let nulls = column.logical_nulls();
-        BooleanArray::from_iter(values.iter().enumerate().map(|(i, &v)| {
-            let valid = nulls.as_ref().is_none_or(|n| n.is_valid(i));
-            Some(valid && ranges.iter().any(|&(start, end)| v >= start && v < end))
-        }))
+        Ok(BooleanArray::from_iter(values.iter().enumerate().map(
+            |(i, &v)| {
+                let valid = nulls.as_ref().is_none_or(|n| n.is_valid(i));
+                Some(valid && ranges.iter().any(|&(start, end)| v >= start && v < end))
+            },
+        )))
     }
 
     /// Whether the row group's statistics show `column` is null on every row.
@@ -286,8 +293,9 @@ impl Snapshot {
     /// throughout (a region publishes a tenth of the national measures): a SQL scan would still
     /// decode, and fill with zeros, every one of them. Row groups outside the ranges are skipped
     /// by their statistics; in the others, the range column is read first and the other columns
-    /// only on the rows it keeps. `None` when the table uses a feature this reader does not
-    /// handle (column mapping, deletion vectors): query it instead.
+    /// only on the rows it keeps. `None` when the table needs a reader version above 1 (column
+    /// mapping, deletion vectors, any reader feature) or a column asked for is a partition
+    /// column: query it instead.
     pub async fn scan_row_groups(
         &self,
         columns: &[&str],
@@ -312,8 +320,15 @@ impl Snapshot {
             .snapshot()
             .map_err(|e| LakeError::delta(table, e))?;
         // Reader version 1: no column mapping (physical names are the schema's), no deletion
-        // vectors; every file's rows are all live.
-        if state.protocol().min_reader_version() > 1 {
+        // vectors, no other reader feature; every file's rows are all live. Partition values
+        // live in the log, not in the files: a scan that needs them is DataFusion's.
+        let partition_columns = state.metadata().partition_columns();
+        let partitioned = [columns, always, &[range_column]].iter().any(|names| {
+            names
+                .iter()
+                .any(|c| partition_columns.iter().any(|p| p == c))
+        });
+        if state.protocol().min_reader_version() > 1 || partitioned {
             return Ok(None);
         }
         let files: Vec<(deltalake::Path, u64)> = self
@@ -328,7 +343,9 @@ impl Snapshot {
         let always: Vec<String> = always.iter().map(|c| c.to_string()).collect();
         let range_column = range_column.to_string();
         let ranges = std::sync::Arc::new(ranges);
-        let fail = move |e: &dyn std::fmt::Display| LakeError::query(table, e);
+        let fail = move |path: &deltalake::Path, e: &dyn std::fmt::Display| {
+            LakeError::query(table, format!("{path}: {e}"))
+        };
         let row_groups = futures::stream::iter(files)
             .then(move |(path, size)| {
                 let store = store.clone();
@@ -337,7 +354,7 @@ impl Snapshot {
                     let metadata =
                         ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
                             .await
-                            .map_err(|e| fail(&e))?;
+                            .map_err(|e| fail(&reader.path, &e))?;
                     // Text as views into the decoded pages, as DataFusion reads it: copying every
                     // row's file name and hash into a string buffer cost more than the nulls saved.
                     let metadata = ArrowReaderMetadata::try_new(
@@ -345,7 +362,7 @@ impl Snapshot {
                         ArrowReaderOptions::new()
                             .with_schema(row_groups::with_string_views(metadata.schema())),
                     )
-                    .map_err(|e| fail(&e))?;
+                    .map_err(|e| fail(&reader.path, &e))?;
                     Ok::<_, LakeError>((reader, metadata))
                 }
             })
@@ -356,11 +373,13 @@ impl Snapshot {
                     (0..descriptor.num_columns())
                         .find(|&leaf| descriptor.column(leaf).path().string() == name)
                 };
+                // A file without the range column has it null on every row: in no range.
                 let range_leaf = leaf(&range_column);
                 let plans: Vec<(usize, Vec<usize>)> = parquet
                     .row_groups()
                     .iter()
                     .enumerate()
+                    .filter(|_| range_leaf.is_some())
                     .filter(
                         |(_, group)| match row_groups::int32_range(group, &range_column) {
                             Some((first, last)) => row_groups::overlaps(&ranges, first, last),
@@ -380,6 +399,8 @@ impl Snapshot {
                     })
                     .collect();
                 let ranges = ranges.clone();
+                let path = reader.path.clone();
+                let stream_path = reader.path.clone();
                 futures::stream::iter(plans.into_iter().map(move |(index, leaves)| {
                     let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(
                         reader.clone(),
@@ -392,13 +413,16 @@ impl Snapshot {
                         let ranges = ranges.clone();
                         let keep = ArrowPredicateFn::new(
                             ProjectionMask::leaves(&descriptor, [range_leaf]),
-                            move |batch| Ok(row_groups::in_ranges(batch.column(0), &ranges)),
+                            move |batch| row_groups::in_ranges(batch.column(0), &ranges),
                         );
                         builder = builder.with_row_filter(RowFilter::new(vec![Box::new(keep)]));
                     }
-                    builder.build().map_err(|e| fail(&e))
+                    builder.build().map_err(|e| fail(&path, &e))
                 }))
-                .map_ok(move |stream| stream.map_err(move |e| fail(&e)))
+                .map_ok(move |stream| {
+                    let path = stream_path.clone();
+                    stream.map_err(move |e| fail(&path, &e))
+                })
             })
             .try_flatten()
             .try_flatten();

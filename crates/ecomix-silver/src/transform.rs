@@ -326,7 +326,7 @@ pub async fn transform(
 
         // Pass 2, whole rows: the winners become silver rows, batch by batch.
         let mut rejected = QuarantineBuilder::new(&options.run_id);
-        let mut rows = bronze_rows(&bronze, &batch.periods, &filter).await?;
+        let (mut rows, reader) = bronze_rows(&bronze, &batch.periods, &filter).await?;
         while let Some(batch) = rows.recv().await {
             let batch = batch.map_err(|e| *e)?;
             let (batches, counts) = build_rows(
@@ -354,6 +354,8 @@ pub async fn transform(
                 quarantine.write(rejected.take()).await?;
             }
         }
+        // The channel also closes when the reader panics: only its end says the rows are all in.
+        reader.join().await?;
         report.rows_quarantined += rejected.len();
         quarantine.write(rejected.take()).await?;
         // The batch's files are finished: memory follows one batch, not the whole history.
@@ -742,7 +744,7 @@ impl<T> AbortOnDrop<Result<T, SilverError>> {
     async fn join(mut self) -> Result<T, SilverError> {
         (&mut self.0)
             .await
-            .map_err(|e| SilverError::Read(format!("pass 1 stopped: {e}")))?
+            .map_err(|e| SilverError::Read(format!("reading bronze stopped: {e}")))?
     }
 }
 
@@ -1401,13 +1403,12 @@ async fn bronze_rows(
     bronze: &Snapshot,
     periods: &BTreeMap<String, (NaiveDate, NaiveDate)>,
     filter: &str,
-) -> Result<tokio::sync::mpsc::Receiver<Result<RecordBatch, Box<SilverError>>>, SilverError> {
+) -> Result<(BronzeBatches, AbortOnDrop<Result<(), SilverError>>), SilverError> {
     let ranges: Vec<(i32, i32)> = periods
         .values()
         .map(|(start, end)| (date_to_date32(*start), date_to_date32(*end)))
         .collect();
     let read = |e: &dyn std::fmt::Display| SilverError::Read(format!("reading bronze: {e}"));
-    // Boxed: the stream's error is moved through the channel with every batch's result.
     let mut stream = match bronze
         .scan_row_groups(&ROW_COLUMNS, &KEY_COLUMNS, "date", ranges)
         .await?
@@ -1416,6 +1417,9 @@ async fn bronze_rows(
             .map(move |b| b.map_err(|e| Box::new(SilverError::from(e))))
             .boxed(),
         None => {
+            tracing::debug!(
+                "bronze uses a Delta feature the row-group reader leaves to DataFusion"
+            );
             let columns: Vec<String> = ROW_COLUMNS.iter().map(|c| format!("\"{c}\"")).collect();
             let sql = format!("SELECT {} FROM t {filter}", columns.join(", "));
             bronze
@@ -1426,17 +1430,22 @@ async fn bronze_rows(
         }
     };
     let (sender, receiver) = tokio::sync::mpsc::channel(QUEUED_BRONZE_BATCHES);
-    // The reader stops when pass 2 drops the receiver (a failed batch), at its next send.
-    tokio::spawn(async move {
+    // The reader stops at its first error, which pass 2 receives, or when pass 2 stops (its
+    // receiver dropped, the task aborted).
+    let reader = AbortOnDrop(tokio::spawn(async move {
         while let Some(batch) = stream.next().await {
             let failed = batch.is_err();
             if sender.send(batch).await.is_err() || failed {
                 break;
             }
         }
-    });
-    Ok(receiver)
+        Ok(())
+    }));
+    Ok((receiver, reader))
 }
+
+/// Bronze batches as pass 2 receives them; an error is boxed, as it travels with every batch.
+type BronzeBatches = tokio::sync::mpsc::Receiver<Result<RecordBatch, Box<SilverError>>>;
 
 /// Typed views of a bronze batch's columns.
 struct BronzeColumns {
