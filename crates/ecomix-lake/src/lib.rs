@@ -17,7 +17,7 @@ pub use append::{Appender, BackgroundAppender};
 pub use error::LakeError;
 pub use lock::{Holder, WriteLock};
 pub use maintenance::{OptimizeReport, TableFacts, VacuumReport};
-pub use query::{Snapshot, query, row_groups};
+pub use query::{Snapshot, query};
 pub use runs::{RunRecord, record_run};
 pub use storage::{StorageProblem, is_object_url};
 

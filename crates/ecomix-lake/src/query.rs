@@ -132,7 +132,7 @@ impl Snapshot {
 }
 
 /// The statistics-aware reader of [`Snapshot::scan_row_groups`].
-pub mod row_groups {
+mod row_groups {
     use std::ops::Range;
     use std::sync::Arc;
 
@@ -206,7 +206,7 @@ pub mod row_groups {
 
     /// The range of an `INT32` or `DATE` column in a row group, from its statistics; `None`
     /// when it has none (the row group must then be read).
-    pub fn int32_range(group: &RowGroupMetaData, column: &str) -> Option<(i32, i32)> {
+    pub(super) fn int32_range(group: &RowGroupMetaData, column: &str) -> Option<(i32, i32)> {
         let chunk = group
             .columns()
             .iter()
