@@ -610,6 +610,16 @@ pub(crate) fn writer_properties(
     properties
 }
 
+/// One append of `batch` to `table` (created unpartitioned if need be), committed.
+#[cfg(test)]
+pub(crate) async fn append_once(lake: &Lake, table: TableRef, batch: RecordBatch) {
+    let mut append = Appender::start(lake, table, batch.schema(), &[])
+        .await
+        .unwrap();
+    append.write(batch).await.unwrap();
+    append.commit(HashMap::new()).await.unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

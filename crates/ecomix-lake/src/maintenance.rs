@@ -493,7 +493,6 @@ mod tests {
     /// unstatistical, and has them for the others.
     #[tokio::test(flavor = "multi_thread")]
     async fn compacted_files_keep_the_tables_unstatistical_columns() {
-        use std::collections::HashMap;
         use std::sync::Arc;
 
         use deltalake::arrow::array::{Float64Array, StringArray};
@@ -523,11 +522,7 @@ mod tests {
             )
             .unwrap();
             // No other setting asked for: the table's declaration alone takes effect.
-            let mut append = crate::Appender::start(&lake, TABLE, schema.clone(), &[])
-                .await
-                .unwrap();
-            append.write(batch).await.unwrap();
-            append.commit(HashMap::new()).await.unwrap();
+            crate::append::append_once(&lake, TABLE, batch).await;
         }
         let data_files = || -> Vec<std::path::PathBuf> {
             std::fs::read_dir(dir.path().join("bronze/unstatistical_test"))

@@ -432,7 +432,6 @@ impl Snapshot {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
     use std::sync::Arc;
 
     use deltalake::arrow::array::{Array, AsArray, Date32Array, Float64Array, StringArray};
@@ -471,11 +470,7 @@ mod tests {
                 ],
             )
             .unwrap();
-            let mut append = crate::Appender::start(&lake, TABLE, schema.clone(), &[])
-                .await
-                .unwrap();
-            append.write(batch).await.unwrap();
-            append.commit(HashMap::new()).await.unwrap();
+            crate::append::append_once(&lake, TABLE, batch).await;
         }
         let snapshot = lake.snapshot(TABLE).await.unwrap().unwrap();
         let scan = |ranges: Vec<(i32, i32)>| {

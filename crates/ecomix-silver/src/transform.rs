@@ -619,12 +619,15 @@ fn string_column(array: &ArrayRef) -> Text {
     }
 }
 
+/// Days from 0001-01-01 (chrono's count) to 1970-01-01 (Arrow's `Date32`).
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
 fn date32_to_date(days: i32) -> NaiveDate {
-    NaiveDate::from_num_days_from_ce_opt(days + 719_163).expect("a date in range")
+    NaiveDate::from_num_days_from_ce_opt(days + UNIX_EPOCH_DAYS_FROM_CE).expect("a date in range")
 }
 
 fn date_to_date32(date: NaiveDate) -> i32 {
-    date.num_days_from_ce() - 719_163
+    date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
 }
 
 fn nature_rank(nature: Option<&str>) -> u8 {
