@@ -6,7 +6,7 @@ use std::io::Cursor;
 
 use calamine::{Data, Reader};
 use chrono::NaiveDate;
-use csv::ByteRecord;
+use csv::StringRecord;
 use deltalake::arrow::array::{Array, AsArray};
 use deltalake::arrow::datatypes::DataType;
 use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -55,7 +55,7 @@ pub struct Part {
 #[derive(Debug)]
 pub struct Row {
     pub line: u64,
-    pub fields: ByteRecord,
+    pub fields: StringRecord,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -251,10 +251,7 @@ impl Grid<'_> {
         let mut parts = Vec::with_capacity(cuts.len() - 1);
         for (k, window) in cuts.windows(2).enumerate() {
             if k > 0 {
-                line += body[cuts[k - 1]..window[0]]
-                    .iter()
-                    .filter(|&&b| b == b'\n')
-                    .count() as u64;
+                line += memchr::memchr_iter(b'\n', &body[cuts[k - 1]..window[0]]).count() as u64;
             }
             parts.push(Part {
                 start: window[0],
@@ -320,13 +317,16 @@ impl Grid<'_> {
                 // fields are split at tabs, and csv's byte-by-byte state machine is not needed,
                 // nor a copy of the fields. Like csv, `\r`, `\n` and `\r\n` end a record and
                 // empty records are skipped; lines are counted by their `\n`.
-                let body = &text.as_bytes()[offset + part.start..offset + part.end];
+                // Parts, lines and fields end at ASCII bytes: slices of the text stay text, and
+                // are not checked as UTF-8 again field by field.
+                let body = &text[offset + part.start..offset + part.end];
+                let bytes = body.as_bytes();
                 let mut line = part.first_line;
                 let mut skip_header = part.has_header;
                 let mut at = 0;
                 while at < body.len() {
                     let end =
-                        memchr::memchr2(b'\n', b'\r', &body[at..]).map_or(body.len(), |p| at + p);
+                        memchr::memchr2(b'\n', b'\r', &bytes[at..]).map_or(body.len(), |p| at + p);
                     let content = &body[at..end];
                     if !content.is_empty() {
                         if skip_header {
@@ -335,7 +335,7 @@ impl Grid<'_> {
                             // Fields are a few bytes long: a plain scan beats a search per tab.
                             spans.clear();
                             let mut from = 0;
-                            for (k, &byte) in content.iter().enumerate() {
+                            for (k, &byte) in content.as_bytes().iter().enumerate() {
                                 if byte == b'\t' {
                                     spans.push((from, k));
                                     from = k + 1;
@@ -345,13 +345,13 @@ impl Grid<'_> {
                             on_row(
                                 line,
                                 &Fields {
-                                    bytes: content,
+                                    text: content,
                                     spans: &spans,
                                 },
                             )?;
                         }
                     }
-                    if body.get(end) == Some(&b'\n') {
+                    if bytes.get(end) == Some(&b'\n') {
                         line += 1;
                     }
                     at = end + 1;
@@ -367,12 +367,12 @@ impl Grid<'_> {
                 // those line breaks.
                 let body = &text.as_bytes()[offset + part.start..offset + part.end];
                 let mut reader = text_reader(body, *delimiter);
-                let mut record = ByteRecord::new();
+                let mut record = StringRecord::new();
                 let (mut counted_to, mut line) = (0usize, part.first_line);
                 let mut skip_header = part.has_header;
                 loop {
                     let more = reader
-                        .read_byte_record(&mut record)
+                        .read_record(&mut record)
                         .map_err(|e| csv_error(name, part.first_line, e))?;
                     if !more {
                         break;
@@ -406,13 +406,13 @@ impl Grid<'_> {
 
 /// One row's fields, borrowed: from the text itself on the tab path, else from a record.
 pub struct Fields<'a> {
-    bytes: &'a [u8],
+    text: &'a str,
     /// Each field's byte range in `bytes`.
     spans: &'a [(usize, usize)],
 }
 
 impl<'a> Fields<'a> {
-    fn of_record(record: &'a ByteRecord, spans: &'a mut Vec<(usize, usize)>) -> Self {
+    fn of_record(record: &'a StringRecord, spans: &'a mut Vec<(usize, usize)>) -> Self {
         spans.clear();
         let mut at = 0;
         for field in record.iter() {
@@ -420,7 +420,7 @@ impl<'a> Fields<'a> {
             at += field.len();
         }
         Fields {
-            bytes: record.as_slice(),
+            text: record.as_slice(),
             spans,
         }
     }
@@ -436,26 +436,38 @@ impl<'a> Fields<'a> {
     pub fn get(&self, i: usize) -> Option<&'a [u8]> {
         self.spans
             .get(i)
-            .map(|&(start, end)| &self.bytes[start..end])
+            .map(|&(start, end)| &self.text.as_bytes()[start..end])
+    }
+
+    pub fn text(&self, i: usize) -> Option<&'a str> {
+        self.spans
+            .get(i)
+            .map(|&(start, end)| &self.text[start..end])
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
         self.spans
             .iter()
-            .map(|&(start, end)| &self.bytes[start..end])
+            .map(|&(start, end)| &self.text.as_bytes()[start..end])
+    }
+
+    pub fn texts(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.spans
+            .iter()
+            .map(|&(start, end)| &self.text[start..end])
     }
 }
 
 /// A copy of a row's fields, for the notes held until it is known whether rows follow them.
 struct OwnedFields {
-    bytes: Vec<u8>,
+    text: String,
     spans: Vec<(usize, usize)>,
 }
 
 impl From<&Fields<'_>> for OwnedFields {
     fn from(fields: &Fields) -> Self {
         OwnedFields {
-            bytes: fields.bytes.to_vec(),
+            text: fields.text.to_string(),
             spans: fields.spans.to_vec(),
         }
     }
@@ -464,7 +476,7 @@ impl From<&Fields<'_>> for OwnedFields {
 impl OwnedFields {
     fn fields(&self) -> Fields<'_> {
         Fields {
-            bytes: &self.bytes,
+            text: &self.text,
             spans: &self.spans,
         }
     }
@@ -498,7 +510,7 @@ fn read_workbook(name: &str, bytes: &[u8]) -> Result<Grid<'static>, InputError> 
     let rows = rows_iter
         .map(|(line, cells)| Row {
             line,
-            fields: cells.iter().map(cell_text).collect::<ByteRecord>(),
+            fields: cells.iter().map(cell_text).collect::<StringRecord>(),
         })
         .collect();
     Ok(Grid {
@@ -565,7 +577,7 @@ fn read_parquet(name: &str, bytes: &[u8]) -> Result<Grid<'static>, InputError> {
             .map_err(|e| unreadable(&e))?;
         for i in 0..batch.num_rows() {
             line += 1;
-            let fields: ByteRecord = columns.iter().map(|c| c[i].as_str()).collect();
+            let fields: StringRecord = columns.iter().map(|c| c[i].as_str()).collect();
             rows.push(Row { line, fields });
         }
     }
@@ -620,7 +632,7 @@ mod tests {
         let notes = grid.for_each_row("t.xls", |line, fields| {
             rows.push(Row {
                 line,
-                fields: fields.iter().collect(),
+                fields: fields.texts().collect(),
             });
             Ok(())
         })?;
@@ -637,7 +649,7 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].line, 3);
         assert_eq!(rows[1].line, 4);
-        assert_eq!(&rows[1].fields[2], b"2");
+        assert_eq!(&rows[1].fields[2], "2");
         assert_eq!(notes, 1);
         assert_eq!(grid.delimiter, Some(b'\t'));
         assert_eq!(grid.encoding, Some(Encoding::Latin1));
@@ -675,12 +687,7 @@ mod tests {
         let body = "Date\tHeures\tNote\r\n2024-01-01\t00:00\t\"x\r\n\r\n\n2024-01-01\t00:15\t\t\n2024-01-01\t00:30\ra\tb\n\t\tz";
         let (grid, rows, _) = text(body.as_bytes()).unwrap();
         assert_eq!(grid.delimiter, Some(b'\t'));
-        let fields = |row: &Row| -> Vec<String> {
-            row.fields
-                .iter()
-                .map(|f| String::from_utf8_lossy(f).into_owned())
-                .collect()
-        };
+        let fields = |row: &Row| -> Vec<String> { row.fields.iter().map(str::to_string).collect() };
         let got: Vec<(u64, Vec<String>)> = rows.iter().map(|r| (r.line, fields(r))).collect();
         let expected: Vec<(u64, Vec<String>)> = vec![
             (2, vec!["2024-01-01".into(), "00:00".into(), "\"x".into()]),
@@ -719,7 +726,7 @@ mod tests {
     fn crlf_semicolon_csv() {
         let (grid, rows, _) = text(b"date;heure;consommation\r\n2022-01-01;00:00;7\r\n").unwrap();
         assert_eq!(grid.delimiter, Some(b';'));
-        assert_eq!(&rows[0].fields[2], b"7");
+        assert_eq!(&rows[0].fields[2], "7");
         assert_eq!(rows[0].line, 2);
     }
 
@@ -745,7 +752,7 @@ mod tests {
         for part in &parts {
             trailer += grid
                 .for_each_row_in("t", part, |line, fields| {
-                    pieces.push((line, fields.iter().collect::<ByteRecord>()));
+                    pieces.push((line, fields.texts().collect::<StringRecord>()));
                     Ok(())
                 })
                 .unwrap();
