@@ -293,7 +293,12 @@ pub async fn transform(
     );
     report.batches = batches.len();
     let started = std::time::Instant::now();
-    let mut silver = silver.in_background();
+    // Two encoders, each with its own partitions (alternate ones): silver's encoding is half
+    // of transform's work, and one encoder kept the second core waiting.
+    let second = Appender::start(lake, ECO2MIX_SILVER, schema::silver(), &[column])
+        .await?
+        .with_dictionary_columns(&DICTIONARY_COLUMNS);
+    let mut silver = [silver.in_background(), second.in_background()];
     let mut quarantine = quarantine.in_background();
     // Pass 1 of the next batch runs while this batch's rows are built: it reads only keys, and
     // would otherwise leave the second core idle.
@@ -345,9 +350,9 @@ pub async fn transform(
             for (rule, n) in counts.warnings {
                 *report.warnings_by_rule.entry(rule).or_default() += n;
             }
-            for rows in batches {
+            for (part, rows) in batches {
                 report.rows_written += rows.num_rows();
-                silver.write(rows).await?;
+                silver[part.rem_euclid(2) as usize].write(rows).await?;
             }
             if rejected.len() >= BATCH_ROWS {
                 report.rows_quarantined += rejected.len();
@@ -359,7 +364,9 @@ pub async fn transform(
         report.rows_quarantined += rejected.len();
         quarantine.write(rejected.take()).await?;
         // The batch's files are finished: memory follows one batch, not the whole history.
-        silver.seal().await?;
+        for encoder in &mut silver {
+            encoder.seal().await?;
+        }
         quarantine.seal().await?;
         tracing::debug!(
             batch = number + 1,
@@ -374,7 +381,10 @@ pub async fn transform(
         }
     }
 
-    let (silver, quarantine) = (silver.finish().await?, quarantine.finish().await?);
+    let [silver, second] = silver;
+    let mut silver = silver.finish().await?;
+    silver.absorb(second.finish().await?).await?;
+    let quarantine = quarantine.finish().await?;
     let metadata = HashMap::from([(
         "ecomix".to_string(),
         serde_json::json!({
@@ -1137,7 +1147,7 @@ fn build_rows(
     run_id: &str,
     partitioning: Partitioning,
     quarantine: &mut QuarantineBuilder,
-) -> Result<(Vec<RecordBatch>, Counts), Box<RuleFailure>> {
+) -> Result<(Vec<(i32, RecordBatch)>, Counts), Box<RuleFailure>> {
     let columns = BronzeColumns::new(batch);
     let mut counts = Counts::default();
     // Kept rows grouped by silver partition, so that each batch written lies in one partition
@@ -1204,10 +1214,10 @@ fn build_rows(
         rows.instants.push(at);
     }
     let mut batches = Vec::with_capacity(parts.len());
-    for rows in parts.into_values() {
+    for (part, rows) in parts {
         let batch = assemble(&columns, rows, levels, run_id, quarantine, &mut counts)?;
         if batch.num_rows() > 0 {
-            batches.push(batch);
+            batches.push((part, batch));
         }
     }
     Ok((batches, counts))
