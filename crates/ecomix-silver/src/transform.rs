@@ -1147,7 +1147,7 @@ fn build_rows(
     run_id: &str,
     partitioning: Partitioning,
     quarantine: &mut QuarantineBuilder,
-) -> Result<(Vec<(i32, RecordBatch)>, Counts), Box<RuleFailure>> {
+) -> Result<(Vec<PartitionBatch>, Counts), Box<RuleFailure>> {
     let columns = BronzeColumns::new(batch);
     let mut counts = Counts::default();
     // Kept rows grouped by silver partition, so that each batch written lies in one partition
@@ -1222,6 +1222,9 @@ fn build_rows(
     }
     Ok((batches, counts))
 }
+
+/// A silver batch and the ordinal of the partition all its rows are in.
+type PartitionBatch = (i32, RecordBatch);
 
 /// The rows of one bronze batch kept for one silver partition.
 #[derive(Default)]
