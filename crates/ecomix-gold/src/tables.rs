@@ -263,6 +263,8 @@ fn negative_part(x: &str) -> String {
 
 /// Each day's mean powers, aggregated over the instants by date alone; the calendar's few
 /// thousand rows (the day's length, its year and ISO week) are joined to the days afterwards.
+/// In date order: the weekly table sums these days, and a sum must not depend on the order in
+/// which a join happened to give them (a run is repeatable to the last bit).
 pub(crate) fn daily_energies() -> String {
     let mut means = vec!["AVG(consommation) AS consommation".to_string()];
     let mut energies = vec!["a.consommation * j.h AS consommation_mwh".to_string()];
@@ -285,7 +287,7 @@ pub(crate) fn daily_energies() -> String {
     format!(
         "WITH a AS (SELECT date, {} FROM s GROUP BY date) \
          SELECT a.date, j.annee, j.annee_iso, j.semaine_iso, j.debut_semaine, {} \
-         FROM a JOIN jours j ON a.date = j.date",
+         FROM a JOIN jours j ON a.date = j.date ORDER BY a.date",
         means.join(", "),
         energies.join(", ")
     )
@@ -404,22 +406,15 @@ fn empreinte_carbone() -> String {
 
 fn statistiques_hebdomadaires() -> String {
     format!(
-        "WITH par_jour AS ( \
-           SELECT date, SUM(consommation) AS somme_consommation, \
-             COUNT(consommation) AS nb_consommation, \
-             MIN(consommation) AS consommation_min, MAX(consommation) AS consommation_max, \
-             SUM(taux_co2) AS somme_taux_co2, COUNT(taux_co2) AS nb_taux_co2, \
-             SUM(ABS({erreur})) AS somme_erreur, COUNT(ABS({erreur})) AS nb_erreur \
-           FROM s GROUP BY date), \
-         instants AS ( \
-           SELECT j.annee_iso, j.semaine_iso, j.debut_semaine, \
-             SUM(p.somme_consommation) / SUM(p.nb_consommation) AS consommation_moyenne_mw, \
-             MIN(p.consommation_min) AS consommation_min_mw, \
-             MAX(p.consommation_max) AS consommation_max_mw, \
-             SUM(p.somme_taux_co2) / SUM(p.nb_taux_co2) AS taux_co2_moyen_gkwh, \
-             SUM(p.somme_erreur) / SUM(p.nb_erreur) AS mape_prevision_j1_pct \
-           FROM par_jour p JOIN jours j ON p.date = j.date \
-           GROUP BY j.annee_iso, j.semaine_iso, j.debut_semaine), \
+        "WITH instants AS ( \
+           SELECT {monday} AS debut_semaine, \
+             AVG(consommation) AS consommation_moyenne_mw, \
+             MIN(consommation) AS consommation_min_mw, \
+             MAX(consommation) AS consommation_max_mw, \
+             AVG(taux_co2) AS taux_co2_moyen_gkwh, \
+             AVG(ABS({erreur})) AS mape_prevision_j1_pct \
+           FROM s GROUP BY {monday}), \
+         semaines AS (SELECT DISTINCT annee_iso, semaine_iso, debut_semaine FROM jours), \
          jours_semaine AS ( \
            SELECT annee_iso, semaine_iso, \
              CAST(COUNT(consommation_mwh) AS INT) AS nb_jours, \
@@ -429,14 +424,15 @@ fn statistiques_hebdomadaires() -> String {
              SUM(nucleaire_mwh) AS nucleaire_mwh, \
              SUM(solde_echanges_mwh) AS solde_echanges_mwh \
            FROM jour_totaux GROUP BY annee_iso, semaine_iso) \
-         SELECT i.annee_iso, i.semaine_iso, i.debut_semaine, d.nb_jours, \
+         SELECT w.annee_iso, w.semaine_iso, i.debut_semaine, d.nb_jours, \
            i.consommation_moyenne_mw, i.consommation_min_mw, i.consommation_max_mw, \
            d.energie_consommee_mwh, d.production_totale_mwh, \
            {renouvelables} AS part_renouvelables_pct, {nucleaire} AS part_nucleaire_pct, \
            i.taux_co2_moyen_gkwh, d.solde_echanges_mwh, i.mape_prevision_j1_pct \
-         FROM instants i JOIN jours_semaine d \
-           ON i.annee_iso = d.annee_iso AND i.semaine_iso = d.semaine_iso \
-         ORDER BY i.annee_iso, i.semaine_iso",
+         FROM instants i JOIN semaines w ON i.debut_semaine = w.debut_semaine \
+           JOIN jours_semaine d ON w.annee_iso = d.annee_iso AND w.semaine_iso = d.semaine_iso \
+         ORDER BY w.annee_iso, w.semaine_iso",
+        monday = "CAST(date_trunc('week', date) AS DATE)",
         erreur = percent("consommation - prevision_j1", "consommation"),
         renouvelables = percent("d.renouvelables_mwh", "d.production_totale_mwh"),
         nucleaire = percent("d.nucleaire_mwh", "d.production_totale_mwh"),
