@@ -7,10 +7,9 @@ use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deltalake::arrow::array::{
-    ArrayRef, Date32Builder, Float64Array, Int64Array, StringArray, StringBuilder,
-    TimestampMicrosecondArray, TimestampMicrosecondBuilder, new_null_array,
+    ArrayRef, Date32Builder, Float64Array, Int64Array, StringBuilder, TimestampMicrosecondArray,
+    TimestampMicrosecondBuilder, new_null_array,
 };
-use deltalake::arrow::buffer::{Buffer, OffsetBuffer};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use deltalake::arrow::record_batch::RecordBatch;
 use ecomix_core::catalogue::{self, Column, Kind};
@@ -198,6 +197,21 @@ impl MeasureBuilder {
         Self {
             values: Vec::with_capacity(capacity),
             valid: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Appends a published cell: its number, or null when it is empty or not a number. Returns
+    /// false for the latter, a token to rescue.
+    fn append(&mut self, cell: &[u8]) -> bool {
+        if cell.is_empty() {
+            self.append_null();
+            true
+        } else if let Some(number) = parse_number(cell) {
+            self.append_value(number);
+            true
+        } else {
+            self.append_null();
+            false
         }
     }
 
@@ -536,25 +550,14 @@ pub fn build(
                         b.append_value(value)
                     }
                     Builder::Measure(b) => {
-                        if value.is_empty() {
-                            b.append_null();
-                        } else if let Some(number) = parse_number(value) {
-                            b.append_value(number);
-                        } else {
-                            b.append_null();
+                        if !b.append(value) {
                             rescue.entries.push((Cow::Borrowed(column.name), i));
                         }
                     }
                 }
             }
             for (i, c, values) in &mut measures {
-                let value = field(*i).trim_ascii();
-                if value.is_empty() {
-                    values.append_null();
-                } else if let Some(number) = parse_number(value) {
-                    values.append_value(number);
-                } else {
-                    values.append_null();
+                if !values.append(field(*i).trim_ascii()) {
                     rescue.entries.push((Cow::Borrowed(columns[*c].name), *i));
                 }
             }
@@ -601,12 +604,7 @@ pub fn build(
                 None => new_null_array(&arrow_type(column.kind), n),
             })
             .collect();
-        // One value for every row: built by bulk copies rather than value by value.
-        let repeat = |value: &str| -> ArrayRef {
-            let offsets = OffsetBuffer::from_lengths(std::iter::repeat_n(value.len(), n));
-            let values = Buffer::from_vec(value.as_bytes().repeat(n));
-            Arc::new(StringArray::new(offsets, values, None))
-        };
+        let repeat = |value: &str| ecomix_lake::repeated_text(value, n);
         arrays.push(repeat(&lineage.source_file));
         arrays.push(repeat(&lineage.source_sha256));
         arrays.push(Arc::new(Int64Array::from(source_rows)));
@@ -716,7 +714,8 @@ fn parse_number(s: &[u8]) -> Option<f64> {
         }
         Err(_) => return None,
     };
-    // `inf` and `NaN` parse, but no eCO2mix column publishes them: they are tokens to rescue.
+    // `1e400` parses, to infinity: a token to rescue (`inf` and `NaN`, without a digit, never
+    // reach this far).
     number.is_finite().then_some(number)
 }
 

@@ -407,7 +407,7 @@ impl Grid<'_> {
 /// One row's fields, borrowed: from the text itself on the tab path, else from a record.
 pub struct Fields<'a> {
     text: &'a str,
-    /// Each field's byte range in `bytes`.
+    /// Each field's byte range in `text`.
     spans: &'a [(usize, usize)],
 }
 

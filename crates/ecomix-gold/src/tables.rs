@@ -244,8 +244,6 @@ fn percent(part: &str, whole: &str) -> String {
     format!("100.0 * ({part}) / NULLIF({whole}, 0)")
 }
 
-/// Daily energies (MWh): each column's mean power over its non-null values times `H(d)`;
-/// exchanges split into their imports (positive values) and exports (negative ones).
 /// The calendar year of `date`: gold's partition, computed on the aggregated rows rather than
 /// joined from the calendar on every instant.
 const YEAR: &str = "CAST(date_part('year', date) AS INT)";
@@ -261,10 +259,11 @@ fn negative_part(x: &str) -> String {
     format!("({x} - ABS({x})) / 2")
 }
 
-/// Each day's mean powers, aggregated over the instants by date alone; the calendar's few
-/// thousand rows (the day's length, its year and ISO week) are joined to the days afterwards.
-/// In date order: the weekly table sums these days, and a sum must not depend on the order in
-/// which a join happened to give them (a run is repeatable to the last bit).
+/// Daily energies (MWh): each column's mean power over its non-null values times `H(d)`;
+/// exchanges split into their imports (positive values) and exports (negative ones). The means
+/// are aggregated over the instants by date alone; the calendar's few thousand rows (the day's
+/// length, its year and ISO week) are joined to the days afterwards. In date order: the weekly
+/// table sums these days, and its sums must not depend on the order a join gave them in.
 pub(crate) fn daily_energies() -> String {
     let mut means = vec!["AVG(consommation) AS consommation".to_string()];
     let mut energies = vec!["a.consommation * j.h AS consommation_mwh".to_string()];
@@ -293,6 +292,7 @@ pub(crate) fn daily_energies() -> String {
     )
 }
 
+/// Per day, the energies of `jour` summed into the brief's groups.
 pub(crate) fn daily_totals() -> String {
     let balances: Vec<String> = COUNTRIES
         .iter()

@@ -5,6 +5,7 @@
 //! `<root>/<layer>/<table>`.
 
 mod append;
+mod arrays;
 mod crash;
 mod error;
 mod lock;
@@ -14,6 +15,7 @@ mod runs;
 mod storage;
 
 pub use append::{Appender, BackgroundAppender};
+pub use arrays::repeated_text;
 pub use error::LakeError;
 pub use lock::{Holder, WriteLock};
 pub use maintenance::{OptimizeReport, TableFacts, VacuumReport};

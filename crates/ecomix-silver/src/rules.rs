@@ -58,18 +58,22 @@ impl Rows<'_> {
     }
 }
 
-/// Per row, whether the measure is absent or satisfies `ok`.
-/// Whether each row passes `ok`, a null passing: the values are tested as a plain slice (a
-/// null's slot holds some number, whose verdict the validity then overrides), which the compiler
-/// vectorises, where an `Option` per row was not.
+/// Per row, whether the measure is absent or satisfies `ok`. The values are tested as a plain
+/// slice (a null's slot holds some number, whose verdict the validity then overrides), which the
+/// compiler vectorises, where an `Option` per row was not.
 fn each(column: &Float64Array, ok: impl Fn(f64) -> bool) -> Vec<bool> {
     let mut pass: Vec<bool> = column.values().iter().map(|&v| ok(v)).collect();
+    pass_nulls(&mut pass, column);
+    pass
+}
+
+/// Makes the rows where `column` is null pass.
+fn pass_nulls(pass: &mut [bool], column: &Float64Array) {
     if let Some(nulls) = column.nulls() {
         for (pass, valid) in pass.iter_mut().zip(nulls.iter()) {
             *pass |= !valid;
         }
     }
-    pass
 }
 
 /// The position of a measure column in the catalogue's list.
@@ -193,11 +197,7 @@ fn wind_breakdown_consistent(rows: &Rows) -> Vec<bool> {
         })
         .collect();
     for column in [total, onshore, offshore] {
-        if let Some(nulls) = column.nulls() {
-            for (pass, valid) in pass.iter_mut().zip(nulls.iter()) {
-                *pass |= !valid;
-            }
-        }
+        pass_nulls(&mut pass, column);
     }
     pass
 }

@@ -18,7 +18,7 @@ use deltalake::arrow::array::{
     Int64Builder, StringArray, StringBuilder, StringViewArray, TimestampMicrosecondArray,
     UInt32Array,
 };
-use deltalake::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer};
+use deltalake::arrow::buffer::{BooleanBuffer, NullBuffer};
 use deltalake::arrow::compute::{cast, filter_record_batch, take};
 use deltalake::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
 use deltalake::arrow::record_batch::RecordBatch;
@@ -1380,20 +1380,13 @@ fn assemble(
     columns.extend(derived);
     columns.push(text(&bronze.source_file_array));
     columns.push(pick(&bronze.source_row));
-    columns.push(repeated(run_id, n));
+    columns.push(ecomix_lake::repeated_text(run_id, n));
     let batch =
         RecordBatch::try_new(schema::silver(), columns).expect("silver columns match the schema");
     if kept.iter().all(|&k| k) {
         return Ok(batch);
     }
     Ok(filter_record_batch(&batch, &BooleanArray::from(kept)).expect("the mask fits the batch"))
-}
-
-/// `value` on each of `n` rows, built by bulk copies rather than value by value.
-fn repeated(value: &str, n: usize) -> ArrayRef {
-    let offsets = OffsetBuffer::from_lengths(std::iter::repeat_n(value.len(), n));
-    let values = Buffer::from_vec(value.as_bytes().repeat(n));
-    Arc::new(StringArray::new(offsets, values, None))
 }
 
 /// The bronze columns every silver row needs, read even where they are null throughout.
