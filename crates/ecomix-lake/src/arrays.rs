@@ -15,7 +15,7 @@ pub fn repeated_text(value: &str, n: usize) -> ArrayRef {
 
 #[cfg(test)]
 mod tests {
-    use deltalake::arrow::array::AsArray;
+    use deltalake::arrow::array::{Array, AsArray};
 
     #[test]
     fn repeated_text_holds_the_value_on_every_row() {
