@@ -268,12 +268,13 @@ pub async fn transform(
 
     let column = partitioning.column();
     let keys: Vec<String> = periods.keys().cloned().collect();
-    let mut silver = Appender::start(lake, ECO2MIX_SILVER, schema::silver(), &[column])
-        .await?
-        .with_dictionary_columns(&DICTIONARY_COLUMNS);
-    let mut quarantine = Appender::start(lake, ECO2MIX_QUARANTINE, schema::quarantine(), &[column])
-        .await?
-        .with_dictionary_columns(&DICTIONARY_COLUMNS);
+    let appender = async |table, schema| -> Result<Appender, SilverError> {
+        Ok(Appender::start(lake, table, schema, &[column])
+            .await?
+            .with_dictionary_columns(&DICTIONARY_COLUMNS))
+    };
+    let mut silver = appender(ECO2MIX_SILVER, schema::silver()).await?;
+    let mut quarantine = appender(ECO2MIX_QUARANTINE, schema::quarantine()).await?;
     if options.full {
         silver = silver.replacing_all();
         quarantine = quarantine.replacing_all();
@@ -295,9 +296,7 @@ pub async fn transform(
     let started = std::time::Instant::now();
     // Two encoders, each with its own partitions (alternate ones): silver's encoding is half
     // of transform's work, and one encoder kept the second core waiting.
-    let second = Appender::start(lake, ECO2MIX_SILVER, schema::silver(), &[column])
-        .await?
-        .with_dictionary_columns(&DICTIONARY_COLUMNS);
+    let second = appender(ECO2MIX_SILVER, schema::silver()).await?;
     let mut silver = [silver.in_background(), second.in_background()];
     let mut quarantine = quarantine.in_background();
     // Pass 1 of the next batch runs while this batch's rows are built: it reads only keys, and
