@@ -85,9 +85,8 @@ STEP_OUTPUT = {"ingest": ("bronze.",), "transform": ("silver.",), "gold": ("gold
 
 
 def warm_page_cache(files):
-    """Reads every input once, so that the first step timed does not pay for reading the disk
-    and the others the page cache: at 10x a cold read of the 4 GB took 11 s, and made one
-    `ecomix run`'s ingest take 55.9 s instead of 29."""
+    """Reads every input once, so that the first program timed does not pay for reading the
+    disk while the others read the page cache."""
     for path in files:
         with open(path, "rb") as f:
             while f.read(1 << 24):
