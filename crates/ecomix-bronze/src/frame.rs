@@ -413,7 +413,9 @@ pub fn build(
         let heure_index = index_of("heure");
         // A national file fills a third of the catalogue's columns, a regional one a tenth.
         // The published measures, nine cells in ten, are typed in a loop of their own: (field,
-        // column, values); the other columns go through the general one.
+        // column, values); the other columns go through the general one. Every measure builder
+        // has a field (only date, heure, perimetre and nature are built without one), so all of
+        // them move here.
         let mut measures: Vec<(usize, usize, MeasureBuilder)> = Vec::new();
         for c in 0..columns.len() {
             if let (Some(i), Some(Builder::Measure(_))) = (position[c], &builders[c])
@@ -521,7 +523,7 @@ pub fn build(
                         }
                         Builder::Text(b) => b.append_null(),
                         Builder::Timestamp(b) => b.append_null(),
-                        Builder::Measure(b) => b.append_null(),
+                        Builder::Measure(_) => unreachable!("measures have their own loop"),
                     }
                     continue;
                 };
@@ -549,11 +551,7 @@ pub fn build(
                         }
                         b.append_value(value)
                     }
-                    Builder::Measure(b) => {
-                        if !b.append(value) {
-                            rescue.entries.push((Cow::Borrowed(column.name), i));
-                        }
-                    }
+                    Builder::Measure(_) => unreachable!("measures have their own loop"),
                 }
             }
             for (i, c, values) in &mut measures {
