@@ -127,7 +127,7 @@ pub async fn build(lake: &Lake, options: &GoldOptions) -> Result<GoldReport, Gol
         }),
     )]);
     // Two tables at a time, one per core: each is its own query, encoder and commit. In
-    // whatever order they finish: the hourly production takes as long as the five others
+    // whatever order they finish: the hourly production takes longer than the five others
     // together, and an ordered buffer started none of them until it was done.
     let mut written = futures::stream::iter(TABLES)
         .map(|table| {
