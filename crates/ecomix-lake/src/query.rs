@@ -204,15 +204,21 @@ mod row_groups {
         }
     }
 
-    /// The range of an `INT32` or `DATE` column in a row group, from its statistics; `None`
-    /// when it has none (the row group must then be read).
-    pub(super) fn int32_range(group: &RowGroupMetaData, column: &str) -> Option<(i32, i32)> {
+    /// The range of an `INT32` or `DATE` column in a row group, from its statistics, and
+    /// whether the column is known to have no null there; `None` when it has no range (the row
+    /// group must then be read).
+    pub(super) fn int32_range(
+        group: &RowGroupMetaData,
+        column: &str,
+    ) -> Option<((i32, i32), bool)> {
         let chunk = group
             .columns()
             .iter()
             .find(|c| c.column_path().string() == column)?;
-        match chunk.statistics()? {
-            Statistics::Int32(s) => Some((*s.min_opt()?, *s.max_opt()?)),
+        let statistics = chunk.statistics()?;
+        let no_null = statistics.null_count_opt() == Some(0);
+        match statistics {
+            Statistics::Int32(s) => Some(((*s.min_opt()?, *s.max_opt()?), no_null)),
             _ => None,
         }
     }
@@ -235,11 +241,33 @@ mod row_groups {
         Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
     }
 
+    /// `ranges` (half-open) sorted, with the ones that meet or touch merged: a batch of
+    /// consecutive months is one range, which a row group can then lie wholly inside.
+    pub(super) fn merged(mut ranges: Vec<(i32, i32)>) -> Vec<(i32, i32)> {
+        ranges.retain(|&(start, end)| start < end);
+        ranges.sort_unstable();
+        let mut merged: Vec<(i32, i32)> = Vec::with_capacity(ranges.len());
+        for (start, end) in ranges {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        merged
+    }
+
     /// Whether `[first, last]` meets one of the half-open `ranges`.
     pub(super) fn overlaps(ranges: &[(i32, i32)], first: i32, last: i32) -> bool {
         ranges
             .iter()
             .any(|&(start, end)| first < end && last >= start)
+    }
+
+    /// Whether `[first, last]` lies wholly inside one of the half-open `ranges`.
+    pub(super) fn within(ranges: &[(i32, i32)], first: i32, last: i32) -> bool {
+        ranges
+            .iter()
+            .any(|&(start, end)| first >= start && last < end)
     }
 
     /// Which values of an `INT32` or `DATE` column lie in one of the half-open `ranges` (a
@@ -249,6 +277,7 @@ mod row_groups {
         ranges: &[(i32, i32)],
     ) -> Result<deltalake::arrow::array::BooleanArray, deltalake::arrow::error::ArrowError> {
         use deltalake::arrow::array::{Array, AsArray, BooleanArray};
+        use deltalake::arrow::buffer::BooleanBuffer;
         use deltalake::arrow::datatypes::{DataType, Date32Type, Int32Type};
         let values: &[i32] = match column.data_type() {
             DataType::Date32 => column.as_primitive::<Date32Type>().values(),
@@ -259,13 +288,15 @@ mod row_groups {
                 ));
             }
         };
-        let nulls = column.logical_nulls();
-        Ok(BooleanArray::from_iter(values.iter().enumerate().map(
-            |(i, &v)| {
-                let valid = nulls.as_ref().is_none_or(|n| n.is_valid(i));
-                Some(valid && ranges.iter().any(|&(start, end)| v >= start && v < end))
-            },
-        )))
+        let inside = BooleanBuffer::collect_bool(values.len(), |i| {
+            let v = values[i];
+            ranges.iter().any(|&(start, end)| v >= start && v < end)
+        });
+        let inside = match column.logical_nulls() {
+            Some(nulls) => &inside & nulls.inner(),
+            None => inside,
+        };
+        Ok(BooleanArray::new(inside, None))
     }
 
     /// Whether the row group's statistics show `column` is null on every row.
@@ -342,7 +373,7 @@ impl Snapshot {
         let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
         let always: Vec<String> = always.iter().map(|c| c.to_string()).collect();
         let range_column = range_column.to_string();
-        let ranges = std::sync::Arc::new(ranges);
+        let ranges = std::sync::Arc::new(row_groups::merged(ranges));
         let fail = move |path: &deltalake::Path, e: &dyn std::fmt::Display| {
             LakeError::query(table, format!("{path}: {e}"))
         };
@@ -375,18 +406,23 @@ impl Snapshot {
                 };
                 // A file without the range column has it null on every row: in no range.
                 let range_leaf = leaf(&range_column);
-                let plans: Vec<(usize, Vec<usize>)> = parquet
+                // Each row group to read, its columns, and whether its rows need the range
+                // filter: one whose statistics put every row in a range is read whole.
+                let plans: Vec<(usize, Vec<usize>, bool)> = parquet
                     .row_groups()
                     .iter()
                     .enumerate()
                     .filter(|_| range_leaf.is_some())
-                    .filter(
-                        |(_, group)| match row_groups::int32_range(group, &range_column) {
-                            Some((first, last)) => row_groups::overlaps(&ranges, first, last),
+                    .filter_map(|(index, group)| {
+                        let filtered = match row_groups::int32_range(group, &range_column) {
+                            Some(((first, last), no_null)) => {
+                                if !row_groups::overlaps(&ranges, first, last) {
+                                    return None;
+                                }
+                                !(no_null && row_groups::within(&ranges, first, last))
+                            }
                             None => true,
-                        },
-                    )
-                    .map(|(index, group)| {
+                        };
                         let leaves = (0..descriptor.num_columns())
                             .filter(|&leaf| {
                                 let name = descriptor.column(leaf).path().string();
@@ -395,13 +431,13 @@ impl Snapshot {
                                         && !row_groups::all_null(group, leaf))
                             })
                             .collect();
-                        (index, leaves)
+                        Some((index, leaves, filtered))
                     })
                     .collect();
                 let ranges = ranges.clone();
                 let path = reader.path.clone();
                 let stream_path = reader.path.clone();
-                futures::stream::iter(plans.into_iter().map(move |(index, leaves)| {
+                futures::stream::iter(plans.into_iter().map(move |(index, leaves, filtered)| {
                     let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(
                         reader.clone(),
                         metadata.clone(),
@@ -409,7 +445,7 @@ impl Snapshot {
                     .with_row_groups(vec![index])
                     .with_batch_size(SCAN_BATCH_ROWS)
                     .with_projection(ProjectionMask::leaves(&descriptor, leaves));
-                    if let Some(range_leaf) = range_leaf {
+                    if let Some(range_leaf) = range_leaf.filter(|_| filtered) {
                         let ranges = ranges.clone();
                         let keep = ArrowPredicateFn::new(
                             ProjectionMask::leaves(&descriptor, [range_leaf]),
@@ -523,5 +559,102 @@ mod tests {
         assert_eq!(rows, expected);
 
         assert!(scan(vec![(20, 90)]).await.is_empty());
+    }
+
+    /// The days a scan of `ranges` returns from two files: days 0-9 with a null day among them,
+    /// and days 20-29.
+    async fn days_scanned(ranges: Vec<(i32, i32)>) -> Vec<i32> {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("date", DataType::Date32, true),
+            Field::new("value", DataType::Float64, true),
+        ]));
+        let with_null: Vec<Option<i32>> = (0..10).map(Some).chain([None]).collect();
+        let without: Vec<Option<i32>> = (20..30).map(Some).collect();
+        for days in [with_null, without] {
+            let values: Vec<Option<f64>> = days.iter().map(|d| d.map(f64::from)).collect();
+            let batch = RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(Date32Array::from(days)),
+                    Arc::new(Float64Array::from(values)),
+                ],
+            )
+            .unwrap();
+            crate::append::append_once(&lake, TABLE, batch).await;
+        }
+        let snapshot = lake.snapshot(TABLE).await.unwrap().unwrap();
+        let batches: Vec<RecordBatch> = snapshot
+            .scan_row_groups(&["value"], &["date"], "date", ranges)
+            .await
+            .unwrap()
+            .expect("a reader-version-1 table")
+            .try_collect()
+            .await
+            .unwrap();
+        let mut days: Vec<i32> = Vec::new();
+        for batch in &batches {
+            let dates = batch.column_by_name("date").unwrap();
+            assert_eq!(dates.null_count(), 0, "a null day is in no range");
+            let values = batch.column_by_name("value").unwrap();
+            let (dates, values) = (
+                dates.as_primitive::<Date32Type>(),
+                values.as_primitive::<Float64Type>(),
+            );
+            for i in 0..batch.num_rows() {
+                assert_eq!(
+                    values.value(i),
+                    f64::from(dates.value(i)),
+                    "rows stay whole"
+                );
+                days.push(dates.value(i));
+            }
+        }
+        days.sort_unstable();
+        days
+    }
+
+    /// A row group inside the ranges by its statistics is read whole, unless its range column
+    /// has nulls (they are in no range); one that only meets them is filtered row by row.
+    /// Ranges that touch count as one.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn row_groups_inside_the_ranges_are_read_whole() {
+        let all: Vec<i32> = (0..10).chain(20..30).collect();
+        assert_eq!(days_scanned(vec![(15, 31), (-5, 15)]).await, all);
+        assert_eq!(
+            days_scanned(vec![(20, 25), (25, 30)]).await,
+            (20..30).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            days_scanned(vec![(22, 25), (3, 5)]).await,
+            vec![3, 4, 22, 23, 24]
+        );
+        assert_eq!(days_scanned(vec![(10, 20)]).await, Vec::<i32>::new());
+    }
+
+    #[test]
+    fn ranges_are_sorted_and_merged_where_they_meet() {
+        assert_eq!(
+            row_groups::merged(vec![(25, 40), (10, 20), (5, 8), (20, 30), (50, 50), (8, 9)]),
+            vec![(5, 9), (10, 40)]
+        );
+        assert!(row_groups::within(&[(5, 9), (10, 40)], 10, 39));
+        assert!(!row_groups::within(&[(5, 9), (10, 40)], 10, 40));
+        assert!(!row_groups::within(&[(5, 9), (10, 40)], 8, 10));
+    }
+
+    #[test]
+    fn a_value_is_in_the_ranges_when_one_holds_it_and_a_null_never() {
+        let column: deltalake::arrow::array::ArrayRef = Arc::new(Date32Array::from(vec![
+            Some(1),
+            None,
+            Some(5),
+            Some(12),
+            Some(6),
+        ]));
+        let inside = row_groups::in_ranges(&column, &[(0, 6), (12, 13)]).unwrap();
+        let inside: Vec<Option<bool>> = inside.iter().collect();
+        assert_eq!(inside, [true, false, true, true, false].map(Some).to_vec());
     }
 }
