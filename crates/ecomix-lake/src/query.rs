@@ -323,10 +323,11 @@ impl Snapshot {
     /// A table of files of different shapes holds many row groups where most columns are null
     /// throughout (a region publishes a tenth of the national measures): a SQL scan would still
     /// decode, and fill with zeros, every one of them. Row groups outside the ranges are skipped
-    /// by their statistics; in the others, the range column is read first and the other columns
-    /// only on the rows it keeps. `None` when the table needs a reader version above 1 (column
-    /// mapping, deletion vectors, any reader feature) or a column asked for is a partition
-    /// column: query it instead.
+    /// by their statistics, and those the statistics put wholly inside a range are read whole;
+    /// in the others, the range column is read first and the other columns only on the rows it
+    /// keeps. `None` when the table needs a reader version above 1 (column mapping, deletion
+    /// vectors, any reader feature) or a column asked for is a partition column: query it
+    /// instead.
     pub async fn scan_row_groups(
         &self,
         columns: &[&str],
