@@ -616,9 +616,9 @@ mod tests {
         days
     }
 
-    /// A row group inside the ranges by its statistics is read whole, unless its range column
-    /// has nulls (they are in no range); one that only meets them is filtered row by row.
-    /// Ranges that touch count as one.
+    /// A row group inside the ranges by its statistics gives all its rows, unless its range
+    /// column has nulls (they are in no range); one that only meets them gives the rows in
+    /// range; touching ranges give the rows of their union.
     #[tokio::test(flavor = "multi_thread")]
     async fn row_groups_inside_the_ranges_are_read_whole() {
         let all: Vec<i32> = (0..10).chain(20..30).collect();
