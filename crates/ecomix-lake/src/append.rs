@@ -43,6 +43,9 @@ pub struct Appender {
     rows: usize,
     /// Partitions whose current files the commit removes (a replace rather than an append).
     replace: Option<Replace>,
+    /// Set when the commit only rearranges rows (optimize): its operation, and no data change
+    /// on its adds and removes.
+    rearrangement: Option<DeltaOperation>,
 }
 
 /// Rows per Parquet row group: small enough that a reader filtering on a column the rows are
@@ -62,6 +65,8 @@ enum Replace {
         column: String,
         values: BTreeSet<String>,
     },
+    /// Exactly these files (their paths in the log), the ones a rearrangement read.
+    Files(BTreeSet<String>),
 }
 
 impl Appender {
@@ -114,6 +119,7 @@ impl Appender {
             sealed: Vec::new(),
             rows: 0,
             replace: None,
+            rearrangement: None,
         };
         if !table.unstatistical.is_empty() {
             appender.apply_properties();
@@ -229,6 +235,29 @@ impl Appender {
         self
     }
 
+    /// Makes the commit a rearrangement of the table's rows under `operation` (an
+    /// `OPTIMIZE`): it removes exactly `files`, which the rows written were read from, and
+    /// marks its adds and removes as changing no data, so that readers of changes skip it.
+    pub(crate) fn rearranging(
+        mut self,
+        files: impl IntoIterator<Item = String>,
+        operation: DeltaOperation,
+    ) -> Self {
+        self.replace = Some(Replace::Files(files.into_iter().collect()));
+        self.rearrangement = Some(operation);
+        self
+    }
+
+    /// The schema batches are written under.
+    pub(crate) fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// The table as this append found it: the version its commit builds on.
+    pub(crate) fn table(&self) -> Option<&DeltaTable> {
+        self.existing.as_ref()
+    }
+
     pub fn table_exists(&self) -> bool {
         self.existing.is_some()
     }
@@ -295,31 +324,37 @@ impl Appender {
     /// Commits everything written as one new table version, recording `app_metadata` in the
     /// commit info. Returns the new version, or `None` when nothing was written.
     pub async fn commit(
-        mut self,
+        self,
         app_metadata: HashMap<String, serde_json::Value>,
     ) -> Result<Option<u64>, LakeError> {
+        Ok(self.commit_counting(app_metadata).await?.0)
+    }
+
+    /// [`Appender::commit`], also returning how many files the commit added.
+    pub(crate) async fn commit_counting(
+        mut self,
+        app_metadata: HashMap<String, serde_json::Value>,
+    ) -> Result<(Option<u64>, u64), LakeError> {
         let table_ref = self.table_ref;
         let fail = |e: DeltaTableError| LakeError::delta(table_ref, e);
-        let mut adds: Vec<Action> = std::mem::take(&mut self.sealed)
-            .into_iter()
-            .map(Action::Add)
-            .collect();
+        let mut files = std::mem::take(&mut self.sealed);
         for writer in &mut self.writers {
-            adds.extend(
-                writer
-                    .flush()
-                    .await
-                    .map_err(fail)?
-                    .into_iter()
-                    .map(Action::Add),
-            );
+            files.extend(writer.flush().await.map_err(fail)?);
         }
+        let data_change = self.rearrangement.is_none();
+        let adds: Vec<Action> = files
+            .into_iter()
+            .map(|add| Action::Add(Add { data_change, ..add }))
+            .collect();
+        let added = adds.len() as u64;
         let removes = match (&self.existing, &self.replace) {
-            (Some(table), Some(replace)) => removals(table, replace).await.map_err(fail)?,
+            (Some(table), Some(replace)) => removals(table, replace, data_change)
+                .await
+                .map_err(fail)?,
             _ => Vec::new(),
         };
         if adds.is_empty() && removes.is_empty() {
-            return Ok(None);
+            return Ok((None, 0));
         }
         crate::lock::ensure_lease_held(self.lake.root().as_str())?;
         crate::crash::point("before-commit");
@@ -328,7 +363,7 @@ impl Appender {
             Some(table) => {
                 let (mode, predicate) = match &self.replace {
                     None => (SaveMode::Append, None),
-                    Some(Replace::All) => (SaveMode::Overwrite, None),
+                    Some(Replace::All | Replace::Files(_)) => (SaveMode::Overwrite, None),
                     Some(Replace::Partitions { column, values }) => {
                         let quoted: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
                         (
@@ -337,10 +372,14 @@ impl Appender {
                         )
                     }
                 };
-                let operation = DeltaOperation::Write {
-                    mode,
-                    partition_by: Some(self.partition_columns.clone()).filter(|p| !p.is_empty()),
-                    predicate,
+                let operation = match self.rearrangement.take() {
+                    Some(operation) => operation,
+                    None => DeltaOperation::Write {
+                        mode,
+                        partition_by: Some(self.partition_columns.clone())
+                            .filter(|p| !p.is_empty()),
+                        predicate,
+                    },
                 };
                 let snapshot = table.snapshot().map_err(fail)?;
                 // New columns: the same commit evolves the table's schema.
@@ -367,7 +406,7 @@ impl Appender {
                     .await
                     .map_err(fail)?;
                 crate::crash::point("after-commit");
-                Ok(Some(finalized.version()))
+                Ok((Some(finalized.version()), added))
             }
             None => {
                 let delta_schema: StructType = self
@@ -392,7 +431,7 @@ impl Appender {
                     .await
                     .map_err(fail)?;
                 crate::crash::point("after-commit");
-                Ok(created.version())
+                Ok((created.version(), added))
             }
         }
     }
@@ -507,7 +546,11 @@ fn constant<T: deltalake::arrow::datatypes::ArrowPrimitiveType>(
 }
 
 /// Remove actions for the table's current files that `replace` covers.
-async fn removals(table: &DeltaTable, replace: &Replace) -> Result<Vec<Action>, DeltaTableError> {
+async fn removals(
+    table: &DeltaTable,
+    replace: &Replace,
+    data_change: bool,
+) -> Result<Vec<Action>, DeltaTableError> {
     use futures::TryStreamExt;
     let files: Vec<_> = table
         .get_active_add_actions_by_partitions(&[])
@@ -522,8 +565,9 @@ async fn removals(table: &DeltaTable, replace: &Replace) -> Result<Vec<Action>, 
                 .get(column)
                 .and_then(|v| v.as_ref())
                 .is_some_and(|v| values.contains(v)),
+            Replace::Files(paths) => paths.contains(file.path().as_ref()),
         })
-        .map(|file| Action::Remove(file.remove_action(true)))
+        .map(|file| Action::Remove(file.remove_action(data_change)))
         .collect())
 }
 

@@ -12,6 +12,7 @@ mod lock;
 mod maintenance;
 mod query;
 mod runs;
+mod sort;
 mod storage;
 
 pub use append::{Appender, BackgroundAppender};

@@ -119,6 +119,35 @@ impl Lake {
                 })
             }
         };
+        let mut metadata = HashMap::from([(
+            "ecomix".to_string(),
+            serde_json::json!({ "command": "optimize", "zorder": zorder }),
+        )]);
+        if !zorder.is_empty() {
+            // Where Databricks' history shows it (deltalake's own OPTIMIZE commit omits it).
+            metadata.insert(
+                "zOrderBy".to_string(),
+                serde_json::Value::String(serde_json::to_string(zorder).unwrap_or_default()),
+            );
+        }
+        if let [column] = zorder {
+            let sorted = crate::sort::sort_partitions(
+                self,
+                table,
+                column,
+                touched.as_ref(),
+                TARGET_FILE_BYTES,
+                metadata.clone(),
+            )
+            .await?;
+            if let Some(sorted) = sorted {
+                report.partitions = sorted.partitions;
+                report.files_added = sorted.files_added;
+                report.files_removed = sorted.files_removed;
+                report.version = sorted.version;
+                return Ok(report);
+            }
+        }
         let values: Vec<&str> = touched
             .iter()
             .flatten()
@@ -150,17 +179,6 @@ impl Lake {
                 tasks,
             )
         };
-        let mut metadata = HashMap::from([(
-            "ecomix".to_string(),
-            serde_json::json!({ "command": "optimize", "zorder": zorder }),
-        )]);
-        if !zorder.is_empty() {
-            // Where Databricks' history shows it (deltalake's own OPTIMIZE commit omits it).
-            metadata.insert(
-                "zOrderBy".to_string(),
-                serde_json::Value::String(serde_json::to_string(zorder).unwrap_or_default()),
-            );
-        }
         let properties = CommitProperties::default().with_metadata(metadata);
         let (optimized, metrics) = delta
             .optimize()

@@ -132,7 +132,7 @@ impl Snapshot {
 }
 
 /// The statistics-aware reader of [`Snapshot::scan_row_groups`].
-mod row_groups {
+pub(crate) mod row_groups {
     use std::ops::Range;
     use std::sync::Arc;
 
@@ -150,7 +150,7 @@ mod row_groups {
 
     /// One data file of a table, read by ranges from its object store.
     #[derive(Clone)]
-    pub(super) struct StoreReader {
+    pub(crate) struct StoreReader {
         pub store: Arc<dyn ObjectStore>,
         pub path: deltalake::Path,
         pub size: u64,
