@@ -244,10 +244,9 @@ pub async fn ingest(
     tracing::debug!(at_ms = ms(), "known content hashes loaded");
     // Two encoders for the large table, each on a task of its own, fed chunk by chunk: Parquet
     // encoding of bronze was a single thread, and the parsers kept waiting for it.
-    let mut bronze = [
-        appender(lake, Dataset::Eco2mix).await?.in_background(),
-        appender(lake, Dataset::Eco2mix).await?.in_background(),
-    ];
+    let first = appender(lake, Dataset::Eco2mix).await?;
+    let second = first.sibling()?;
+    let mut bronze = [first.in_background(), second.in_background()];
     let mut tempo = appender(lake, Dataset::Tempo).await?.in_background();
     let mut files = Vec::new();
     let mut bytes_read = 0u64;

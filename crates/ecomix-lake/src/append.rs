@@ -4,7 +4,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use delta_kernel::expressions::Scalar;
-use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::arrow::array::ArrayRef;
+use deltalake::arrow::datatypes::{Field, SchemaRef};
+use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
@@ -41,11 +43,8 @@ pub struct Appender {
     /// Files finalized by [`Appender::seal`], added by the commit.
     sealed: Vec<Add>,
     rows: usize,
-    /// Partitions whose current files the commit removes (a replace rather than an append).
+    /// Which current files the commit removes (a replace rather than an append).
     replace: Option<Replace>,
-    /// Set when the commit only rearranges rows (optimize): its operation, and no data change
-    /// on its adds and removes.
-    rearrangement: Option<DeltaOperation>,
 }
 
 /// Rows per Parquet row group: small enough that a reader filtering on a column the rows are
@@ -65,8 +64,12 @@ enum Replace {
         column: String,
         values: BTreeSet<String>,
     },
-    /// Exactly these files (their paths in the log), the ones a rearrangement read.
-    Files(BTreeSet<String>),
+    /// Exactly these files (their paths in the log): the rows written are theirs, rearranged
+    /// by `operation` (an `OPTIMIZE`), so the commit changes no data.
+    Rearrangement {
+        files: BTreeSet<String>,
+        operation: DeltaOperation,
+    },
 }
 
 impl Appender {
@@ -79,6 +82,17 @@ impl Appender {
         partition_columns: &[&str],
     ) -> Result<Self, LakeError> {
         let existing = lake.open(table).await?;
+        Self::with_table(lake, table, existing, schema, partition_columns)
+    }
+
+    /// [`Appender::start`] on the table as already opened (`None`: it does not exist yet).
+    fn with_table(
+        lake: &Lake,
+        table: TableRef,
+        existing: Option<DeltaTable>,
+        schema: SchemaRef,
+        partition_columns: &[&str],
+    ) -> Result<Self, LakeError> {
         let partition_columns: Vec<String> = match &existing {
             Some(t) => t
                 .snapshot()
@@ -119,7 +133,6 @@ impl Appender {
             sealed: Vec::new(),
             rows: 0,
             replace: None,
-            rearrangement: None,
         };
         if !table.unstatistical.is_empty() {
             appender.apply_properties();
@@ -127,11 +140,30 @@ impl Appender {
         Ok(appender)
     }
 
+    /// A second encoder for this append's commit, to run beside it and be given back with
+    /// [`Appender::absorb`]: the same table version (the log is not read again), schema and
+    /// Parquet settings, and nothing to remove of its own.
+    pub fn sibling(&self) -> Result<Self, LakeError> {
+        let partition_columns: Vec<&str> =
+            self.partition_columns.iter().map(String::as_str).collect();
+        let mut sibling = Self::with_table(
+            &self.lake,
+            self.table_ref,
+            self.existing.clone(),
+            self.schema.clone(),
+            &partition_columns,
+        )?;
+        sibling.dictionary = self.dictionary.clone();
+        if self.configured {
+            sibling.apply_properties();
+        }
+        Ok(sibling)
+    }
+
     /// The batch under the append's schema, opening a wider writer first when the batch
     /// brings columns the schema does not have; columns the batch lacks are nulls.
     fn conform(&mut self, batch: RecordBatch) -> Result<RecordBatch, LakeError> {
         use deltalake::arrow::array::new_null_array;
-        use deltalake::arrow::datatypes::Field;
         if batch.schema() == self.schema {
             return Ok(batch);
         }
@@ -169,27 +201,10 @@ impl Appender {
             };
             self.writers.push(writer);
         }
-        let rows = batch.num_rows();
-        let columns = self
-            .schema
-            .fields()
-            .iter()
-            .map(|field| match batch.column_by_name(field.name()) {
-                Some(c) if c.data_type() == field.data_type() => Ok(c.clone()),
-                // Strict: a value that does not fit is an error, never a silent null.
-                Some(c) => deltalake::arrow::compute::cast_with_options(
-                    c,
-                    field.data_type(),
-                    &deltalake::arrow::compute::CastOptions {
-                        safe: false,
-                        ..Default::default()
-                    },
-                )
-                .map_err(|e| fail(&e)),
-                None => Ok(new_null_array(field.data_type(), rows)),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| fail(&e))
+        fitted(&batch, &self.schema, |field, rows| {
+            Ok(new_null_array(field.data_type(), rows))
+        })
+        .map_err(|e| fail(&e))
     }
 
     /// Parquet dictionaries only for these columns (low-cardinality text); the others get the
@@ -243,8 +258,10 @@ impl Appender {
         files: impl IntoIterator<Item = String>,
         operation: DeltaOperation,
     ) -> Self {
-        self.replace = Some(Replace::Files(files.into_iter().collect()));
-        self.rearrangement = Some(operation);
+        self.replace = Some(Replace::Rearrangement {
+            files: files.into_iter().collect(),
+            operation,
+        });
         self
     }
 
@@ -341,16 +358,16 @@ impl Appender {
         for writer in &mut self.writers {
             files.extend(writer.flush().await.map_err(fail)?);
         }
-        let data_change = self.rearrangement.is_none();
+        let data_change = !matches!(self.replace, Some(Replace::Rearrangement { .. }));
         let adds: Vec<Action> = files
             .into_iter()
             .map(|add| Action::Add(Add { data_change, ..add }))
             .collect();
         let added = adds.len() as u64;
         let removes = match (&self.existing, &self.replace) {
-            (Some(table), Some(replace)) => removals(table, replace, data_change)
-                .await
-                .map_err(fail)?,
+            (Some(table), Some(replace)) => {
+                removals(table, replace, data_change).await.map_err(fail)?
+            }
             _ => Vec::new(),
         };
         if adds.is_empty() && removes.is_empty() {
@@ -361,25 +378,20 @@ impl Appender {
         let properties = CommitProperties::default().with_metadata(app_metadata);
         match self.existing {
             Some(table) => {
-                let (mode, predicate) = match &self.replace {
-                    None => (SaveMode::Append, None),
-                    Some(Replace::All | Replace::Files(_)) => (SaveMode::Overwrite, None),
+                let write = |mode, predicate| DeltaOperation::Write {
+                    mode,
+                    partition_by: Some(self.partition_columns.clone()).filter(|p| !p.is_empty()),
+                    predicate,
+                };
+                let operation = match &self.replace {
+                    None => write(SaveMode::Append, None),
+                    Some(Replace::All) => write(SaveMode::Overwrite, None),
                     Some(Replace::Partitions { column, values }) => {
                         let quoted: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
-                        (
-                            SaveMode::Overwrite,
-                            Some(format!("{column} IN ({})", quoted.join(", "))),
-                        )
+                        let predicate = format!("{column} IN ({})", quoted.join(", "));
+                        write(SaveMode::Overwrite, Some(predicate))
                     }
-                };
-                let operation = match self.rearrangement.take() {
-                    Some(operation) => operation,
-                    None => DeltaOperation::Write {
-                        mode,
-                        partition_by: Some(self.partition_columns.clone())
-                            .filter(|p| !p.is_empty()),
-                        predicate,
-                    },
+                    Some(Replace::Rearrangement { operation, .. }) => operation.clone(),
                 };
                 let snapshot = table.snapshot().map_err(fail)?;
                 // New columns: the same commit evolves the table's schema.
@@ -437,12 +449,34 @@ impl Appender {
     }
 }
 
-/// `schema` with `new` fields after its own.
-fn widened(
+/// `batch` with the columns of `schema`, in its order and types: a column of another type is
+/// cast, strictly (a value that does not fit is an error, never a silent null), and a column
+/// the batch lacks is made by `missing` from its field and the number of rows.
+pub(crate) fn fitted(
+    batch: &RecordBatch,
     schema: &SchemaRef,
-    new: impl IntoIterator<Item = deltalake::arrow::datatypes::Field>,
-) -> SchemaRef {
-    let fields: Vec<deltalake::arrow::datatypes::Field> = schema
+    mut missing: impl FnMut(&Field, usize) -> Result<ArrayRef, ArrowError>,
+) -> Result<RecordBatch, ArrowError> {
+    let rows = batch.num_rows();
+    let strict = deltalake::arrow::compute::CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| match batch.column_by_name(field.name()) {
+            Some(c) if c.data_type() == field.data_type() => Ok(c.clone()),
+            Some(c) => deltalake::arrow::compute::cast_with_options(c, field.data_type(), &strict),
+            None => missing(field, rows),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(schema.clone(), columns)
+}
+
+/// `schema` with `new` fields after its own.
+fn widened(schema: &SchemaRef, new: impl IntoIterator<Item = Field>) -> SchemaRef {
+    let fields: Vec<Field> = schema
         .fields()
         .iter()
         .map(|f| f.as_ref().clone())
@@ -565,7 +599,7 @@ async fn removals(
                 .get(column)
                 .and_then(|v| v.as_ref())
                 .is_some_and(|v| values.contains(v)),
-            Replace::Files(paths) => paths.contains(file.path().as_ref()),
+            Replace::Rearrangement { files, .. } => files.contains(file.path().as_ref()),
         })
         .map(|file| Action::Remove(file.remove_action(data_change)))
         .collect())

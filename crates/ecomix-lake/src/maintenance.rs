@@ -141,11 +141,7 @@ impl Lake {
             )
             .await?;
             if let Some(sorted) = sorted {
-                report.partitions = sorted.partitions;
-                report.files_added = sorted.files_added;
-                report.files_removed = sorted.files_removed;
-                report.version = sorted.version;
-                return Ok(report);
+                return Ok(sorted);
             }
         }
         let values: Vec<&str> = touched

@@ -12,25 +12,19 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use deltalake::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt32Array, new_null_array};
-use deltalake::arrow::compute::{cast, concat_batches, sort_to_indices, take, take_record_batch};
+use deltalake::arrow::compute::{
+    CastOptions, cast_with_options, concat, interleave_record_batch, sort_to_indices, take,
+};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use deltalake::protocol::DeltaOperation;
 use ecomix_core::layout::TableRef;
 use futures::TryStreamExt;
 
-use crate::append::{Appender, BackgroundAppender, ROW_GROUP_ROWS};
+use crate::append::{Appender, BackgroundAppender, ROW_GROUP_ROWS, fitted};
+use crate::maintenance::OptimizeReport;
 use crate::query::row_groups::StoreReader;
 use crate::{Lake, LakeError};
-
-/// What a sorting optimize did.
-#[derive(Debug, Default)]
-pub(crate) struct Sorted {
-    pub version: Option<u64>,
-    pub partitions: usize,
-    pub files_removed: u64,
-    pub files_added: u64,
-}
 
 /// One data file to rewrite.
 struct DataFile {
@@ -53,7 +47,7 @@ pub(crate) async fn sort_partitions(
     touched: Option<&BTreeSet<String>>,
     target_size: u64,
     metadata: HashMap<String, serde_json::Value>,
-) -> Result<Option<Sorted>, LakeError> {
+) -> Result<Option<OptimizeReport>, LakeError> {
     let fail = |e: deltalake::DeltaTableError| LakeError::delta(table, e);
     // The table's own schema is used: the empty one would only serve a table to create.
     let appender = Appender::start(lake, table, Arc::new(Schema::empty()), &[]).await?;
@@ -104,12 +98,14 @@ pub(crate) async fn sort_partitions(
             partition_values,
         });
     }
-    let mut sorted = Sorted {
+    let mut report = OptimizeReport {
+        table: table.to_string(),
+        zorder: vec![column.to_string()],
         partitions: partitions.len(),
-        ..Sorted::default()
+        ..OptimizeReport::default()
     };
     if partitions.is_empty() {
-        return Ok(Some(sorted));
+        return Ok(Some(report));
     }
 
     let removed: Vec<String> = partitions
@@ -117,7 +113,7 @@ pub(crate) async fn sort_partitions(
         .flatten()
         .map(|f| f.log_path.clone())
         .collect();
-    sorted.files_removed = removed.len() as u64;
+    report.files_removed = removed.len() as u64;
     let operation = DeltaOperation::Optimize {
         predicate: None,
         target_size: i64::try_from(target_size).unwrap_or(i64::MAX),
@@ -127,9 +123,7 @@ pub(crate) async fn sort_partitions(
         .rearranging(removed, operation);
     // Two encoders, alternate partitions: encoding is most of the work, and this task's
     // reading and sorting is less than one core's.
-    let second = Appender::start(lake, table, schema.clone(), &[])
-        .await?
-        .with_dictionary_columns(&text);
+    let second = first.sibling()?;
     let mut lanes = [first.in_background(), second.in_background()];
     let store = delta.object_store();
     for (number, files) in partitions.values().enumerate() {
@@ -141,19 +135,20 @@ pub(crate) async fn sort_partitions(
     let second = second.finish().await?;
     appender.absorb(second).await?;
     let (version, files_added) = appender.commit_counting(metadata).await?;
-    sorted.version = version;
-    sorted.files_added = files_added;
-    Ok(Some(sorted))
+    report.version = version;
+    report.files_added = files_added;
+    Ok(Some(report))
 }
 
-/// The rows of one partition's files under `schema`: columns a file lacks are null, and the
-/// partition columns (kept in the log, not in the files) hold the partition's values.
+/// The rows of one partition's files under `schema`, in the batches they were read in:
+/// columns a file lacks are null, and the partition columns (kept in the log, not in the
+/// files) hold the partition's values.
 async fn read_partition(
     table: TableRef,
     store: &deltalake::logstore::ObjectStoreRef,
     files: &[DataFile],
     schema: &SchemaRef,
-) -> Result<RecordBatch, LakeError> {
+) -> Result<Vec<RecordBatch>, LakeError> {
     let mut batches = Vec::new();
     for file in files {
         let fail = |e: &dyn std::fmt::Display| {
@@ -172,32 +167,16 @@ async fn read_partition(
             .map_err(|e| fail(&e))?;
         let read: Vec<RecordBatch> = stream.try_collect().await.map_err(|e| fail(&e))?;
         for batch in read {
-            batches.push(aligned(&batch, schema, &file.partition_values).map_err(|e| fail(&e))?);
+            let batch = fitted(&batch, schema, |field, rows| {
+                match file.partition_values.get(field.name()) {
+                    Some(Some(value)) => repeated(field, value, rows),
+                    _ => Ok(new_null_array(field.data_type(), rows)),
+                }
+            });
+            batches.push(batch.map_err(|e| fail(&e))?);
         }
     }
-    concat_batches(schema, &batches).map_err(|e| LakeError::query(table, e))
-}
-
-/// `batch` with the columns of `schema`, in its order and types.
-fn aligned(
-    batch: &RecordBatch,
-    schema: &SchemaRef,
-    partition_values: &HashMap<String, Option<String>>,
-) -> Result<RecordBatch, deltalake::arrow::error::ArrowError> {
-    let rows = batch.num_rows();
-    let columns = schema
-        .fields()
-        .iter()
-        .map(|field| match batch.column_by_name(field.name()) {
-            Some(c) if c.data_type() == field.data_type() => Ok(c.clone()),
-            Some(c) => cast(c, field.data_type()),
-            None => match partition_values.get(field.name()) {
-                Some(Some(value)) => repeated(field, value, rows),
-                _ => Ok(new_null_array(field.data_type(), rows)),
-            },
-        })
-        .collect::<Result<Vec<ArrayRef>, _>>()?;
-    RecordBatch::try_new(schema.clone(), columns)
+    Ok(batches)
 }
 
 /// A partition value, as the log writes it, on each of `rows` rows.
@@ -209,30 +188,293 @@ fn repeated(
     if field.data_type() == &DataType::Utf8 {
         return Ok(crate::repeated_text(value, rows));
     }
-    let one = cast(&StringArray::from(vec![value]), field.data_type())?;
+    let strict = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    let one = cast_with_options(&StringArray::from(vec![value]), field.data_type(), &strict)?;
     take(&one, &UInt32Array::from(vec![0u32; rows]), None)
 }
 
-/// Writes `rows` in the order of `column`, a row group's worth at a time: each chunk is
-/// gathered as it is sent, so the sorted copy never exists whole beside the rows.
+/// Writes `batches` in the order of `column`, a row group's worth at a time. Only the key is
+/// put in one array and sorted; each chunk's rows are gathered from the batches as read, so
+/// the partition is never copied whole beside itself.
 async fn write_sorted(
     table: TableRef,
-    rows: &RecordBatch,
+    batches: &[RecordBatch],
     column: &str,
     lane: &mut BackgroundAppender,
 ) -> Result<(), LakeError> {
     let fail = |e: deltalake::arrow::error::ArrowError| LakeError::query(table, e);
-    let key = rows
-        .column_by_name(column)
-        .ok_or_else(|| LakeError::query(table, format!("no column {column}")))?;
-    let order = sort_to_indices(key, None, None).map_err(fail)?;
-    let mut start = 0;
-    while start < order.len() {
-        let length = ROW_GROUP_ROWS.min(order.len() - start);
-        let chunk = take_record_batch(rows, &order.slice(start, length)).map_err(fail)?;
+    let keys = batches
+        .iter()
+        .map(|b| {
+            b.column_by_name(column)
+                .map(|c| c.as_ref())
+                .ok_or_else(|| LakeError::query(table, format!("no column {column}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let order = sort_to_indices(&concat(&keys).map_err(fail)?, None, None).map_err(fail)?;
+    // Where each batch's rows start in the key's numbering.
+    let starts: Vec<usize> = batches
+        .iter()
+        .scan(0, |start, b| {
+            let this = *start;
+            *start += b.num_rows();
+            Some(this)
+        })
+        .collect();
+    let batches: Vec<&RecordBatch> = batches.iter().collect();
+    for rows in order.values().chunks(ROW_GROUP_ROWS) {
+        let located: Vec<(usize, usize)> = rows
+            .iter()
+            .map(|&row| {
+                let row = row as usize;
+                let batch = starts.partition_point(|&start| start <= row) - 1;
+                (batch, row - starts[batch])
+            })
+            .collect();
+        let chunk = interleave_record_batch(&batches, &located).map_err(fail)?;
         lane.write(chunk).await?;
-        start += length;
     }
     // The partition's file is finished: memory follows a partition, not the table.
     lane.seal().await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeSet, HashMap};
+    use std::sync::Arc;
+
+    use deltalake::arrow::array::{
+        Array, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+        TimestampMicrosecondArray,
+    };
+    use deltalake::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use ecomix_core::layout::{Layer, TableRef};
+    use futures::TryStreamExt;
+
+    use crate::Lake;
+    use crate::append::Appender;
+
+    const TABLE: TableRef = TableRef::new(Layer::Silver, "sort_test");
+    const FIRST_DAY: i32 = 19_727; // 2024-01-05
+    const QUARTER_HOUR: i64 = 900_000_000;
+
+    /// (day, instant, value, label, extra): one row as the test writes and reads it.
+    type Row = (i32, i64, i64, String, Option<i64>);
+
+    /// `rows` rows whose instants are a scramble of `rows` quarter-hours, nine in ten on the
+    /// second day; `extra` adds a column the earlier appends lacked.
+    fn rows(batch: i64, rows: i64, extra: bool) -> Vec<Row> {
+        (0..rows)
+            .map(|i| {
+                let day = FIRST_DAY + i32::from(i % 10 != 0);
+                let instant = (i * 7_919) % rows * QUARTER_HOUR;
+                let label = ["France", "Bretagne", "Occitanie"][(i % 3) as usize].to_string();
+                (
+                    day,
+                    instant,
+                    batch * 1_000_000 + i,
+                    label,
+                    extra.then_some(i),
+                )
+            })
+            .collect()
+    }
+
+    fn batch_of(rows: &[Row], extra: bool) -> RecordBatch {
+        let mut fields = vec![
+            Field::new("day", DataType::Date32, true),
+            Field::new(
+                "instant",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                true,
+            ),
+            Field::new("value", DataType::Float64, true),
+            Field::new("label", DataType::Utf8, true),
+        ];
+        let mut columns: Vec<Arc<dyn Array>> = vec![
+            Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(
+                TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.1))
+                    .with_timezone("UTC"),
+            ),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r.2 as f64),
+            )),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.3))),
+        ];
+        if extra {
+            fields.push(Field::new("extra", DataType::Int64, true));
+            columns.push(Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.4))));
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+    }
+
+    async fn append(lake: &Lake, rows: &[Row], extra: bool) {
+        let batch = batch_of(rows, extra);
+        let mut append = Appender::start(lake, TABLE, batch.schema(), &["day"])
+            .await
+            .unwrap();
+        append.write(batch).await.unwrap();
+        append.commit(HashMap::new()).await.unwrap().unwrap();
+    }
+
+    async fn active_files(lake: &Lake) -> BTreeSet<String> {
+        let delta = lake.open(TABLE).await.unwrap().unwrap();
+        delta
+            .get_active_add_actions_by_partitions(&[])
+            .map_ok(|f| f.path().to_string())
+            .try_collect()
+            .await
+            .unwrap()
+    }
+
+    async fn table_rows(lake: &Lake) -> Vec<Row> {
+        let batches = crate::query(
+            lake,
+            TABLE,
+            "SELECT CAST(day AS INT) AS d, CAST(instant AS BIGINT) AS i, \
+             CAST(value AS BIGINT) AS v, label, extra FROM t",
+        )
+        .await
+        .unwrap();
+        let mut read = Vec::new();
+        for b in &batches {
+            let column = |n: usize| b.column(n).as_any();
+            let day = column(0)
+                .downcast_ref::<deltalake::arrow::array::Int32Array>()
+                .unwrap();
+            let instant = column(1).downcast_ref::<Int64Array>().unwrap();
+            let value = column(2).downcast_ref::<Int64Array>().unwrap();
+            let label = deltalake::arrow::compute::cast(b.column(3), &DataType::Utf8).unwrap();
+            let label = label.as_any().downcast_ref::<StringArray>().unwrap();
+            let extra = column(4).downcast_ref::<Int64Array>().unwrap();
+            for r in 0..b.num_rows() {
+                read.push((
+                    day.value(r),
+                    instant.value(r),
+                    value.value(r),
+                    label.value(r).to_string(),
+                    extra.is_valid(r).then(|| extra.value(r)),
+                ));
+            }
+        }
+        read.sort();
+        read
+    }
+
+    /// The actions of commit `version`, one JSON object per line of its log file.
+    fn commit(dir: &std::path::Path, version: u64) -> Vec<serde_json::Value> {
+        let path = dir.join(format!("silver/sort_test/_delta_log/{version:020}.json"));
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Three appends (the last one bringing a new column) leave unsorted files; a one-column
+    /// Z-order rewrites each day into files in the column's order, keeps every row, and
+    /// commits an `OPTIMIZE` that removes exactly the files it read and changes no data. A
+    /// second optimize has nothing to do; after a new append, only that day is rewritten.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn sorting_keeps_every_row_and_commits_a_rearrangement() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
+        let mut written = rows(1, 40_000, false);
+        written.extend(rows(2, 40_000, false));
+        let late = rows(3, 1_000, true);
+        append(&lake, &written[..40_000], false).await;
+        append(&lake, &written[40_000..], false).await;
+        append(&lake, &late, true).await;
+        written.extend(late);
+        written.sort();
+        let before = active_files(&lake).await;
+        assert_eq!(before.len(), 6, "three appends, two days each");
+
+        let report = lake
+            .optimize(TABLE, &["instant".to_string()])
+            .await
+            .unwrap();
+        assert_eq!(report.version, Some(3));
+        assert_eq!(report.partitions, 2);
+        assert_eq!(report.files_removed, 6);
+        assert_eq!(report.files_added, 2);
+        assert_eq!(table_rows(&lake).await, written);
+
+        let actions = commit(dir.path(), 3);
+        let info = actions.iter().find_map(|a| a.get("commitInfo")).unwrap();
+        assert_eq!(info["operation"], "OPTIMIZE");
+        assert_eq!(info["zOrderBy"], r#"["instant"]"#);
+        let removed: BTreeSet<String> = actions
+            .iter()
+            .filter_map(|a| a.get("remove"))
+            .map(|r| r["path"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(removed, before);
+        for change in actions
+            .iter()
+            .filter_map(|a| a.get("add").or_else(|| a.get("remove")))
+        {
+            assert_eq!(change["dataChange"], false, "{change}");
+        }
+
+        let after = active_files(&lake).await;
+        let mut rows_per_file = Vec::new();
+        for file in &after {
+            let path = dir.path().join("silver/sort_test").join(file);
+            let reader =
+                ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
+                    .unwrap()
+                    .build()
+                    .unwrap();
+            let mut instants = Vec::new();
+            for batch in reader {
+                let batch = batch.unwrap();
+                let column = batch.column_by_name("instant").unwrap();
+                let column = column
+                    .as_any()
+                    .downcast_ref::<TimestampMicrosecondArray>()
+                    .unwrap();
+                instants.extend(column.values().iter().copied());
+            }
+            assert!(instants.is_sorted(), "{file} is in instant order");
+            rows_per_file.push(instants.len());
+        }
+        rows_per_file.sort();
+        let second_day = written.iter().filter(|r| r.0 == FIRST_DAY + 1).count();
+        assert_eq!(rows_per_file, [written.len() - second_day, second_day]);
+
+        let again = lake
+            .optimize(TABLE, &["instant".to_string()])
+            .await
+            .unwrap();
+        assert_eq!(again.version, None, "nothing new since the last optimize");
+        assert_eq!(active_files(&lake).await, after);
+
+        let newer = vec![(
+            FIRST_DAY,
+            5 * QUARTER_HOUR,
+            9_000_000,
+            "Corse".to_string(),
+            None,
+        )];
+        append(&lake, &newer, false).await;
+        let report = lake
+            .optimize(TABLE, &["instant".to_string()])
+            .await
+            .unwrap();
+        assert_eq!(report.partitions, 1, "only the day appended to");
+        assert_eq!(report.files_removed, 2);
+        assert_eq!(report.files_added, 1);
+        written.extend(newer);
+        written.sort();
+        assert_eq!(table_rows(&lake).await, written);
+    }
 }

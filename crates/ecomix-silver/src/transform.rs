@@ -296,7 +296,7 @@ pub async fn transform(
     let started = std::time::Instant::now();
     // Two encoders, each with its own partitions (alternate ones): silver's encoding is half
     // of transform's work, and one encoder kept the second core waiting.
-    let second = appender(ECO2MIX_SILVER, schema::silver()).await?;
+    let second = silver.sibling()?;
     let mut silver = [silver.in_background(), second.in_background()];
     let mut quarantine = quarantine.in_background();
     // Pass 1 of the next batch runs while this batch's rows are built: it reads only keys, and
