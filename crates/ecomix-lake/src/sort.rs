@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use deltalake::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt32Array, new_null_array};
 use deltalake::arrow::compute::{
-    CastOptions, cast_with_options, concat, interleave_record_batch, sort_to_indices, take,
+    CastOptions, cast_with_options, concat, sort_to_indices, take, take_record_batch,
 };
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
@@ -140,15 +140,15 @@ pub(crate) async fn sort_partitions(
     Ok(Some(report))
 }
 
-/// The rows of one partition's files under `schema`, in the batches they were read in:
-/// columns a file lacks are null, and the partition columns (kept in the log, not in the
-/// files) hold the partition's values.
+/// The rows of one partition's files under `schema`, in one batch: columns a file lacks are
+/// null, and the partition columns (kept in the log, not in the files) hold the partition's
+/// values.
 async fn read_partition(
     table: TableRef,
     store: &deltalake::logstore::ObjectStoreRef,
     files: &[DataFile],
     schema: &SchemaRef,
-) -> Result<Vec<RecordBatch>, LakeError> {
+) -> Result<RecordBatch, LakeError> {
     let mut batches = Vec::new();
     for file in files {
         let fail = |e: &dyn std::fmt::Display| {
@@ -176,7 +176,31 @@ async fn read_partition(
             batches.push(batch.map_err(|e| fail(&e))?);
         }
     }
-    Ok(batches)
+    joined(schema, batches).map_err(|e| LakeError::query(table, e))
+}
+
+/// `batches` as one batch, joined a column at a time and each column's parts freed once
+/// joined: the partition is never held twice over, only one column is.
+fn joined(
+    schema: &SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Result<RecordBatch, deltalake::arrow::error::ArrowError> {
+    let mut parts: Vec<Vec<ArrayRef>> =
+        vec![Vec::with_capacity(batches.len()); schema.fields().len()];
+    for batch in batches {
+        for (column, part) in parts.iter_mut().zip(batch.columns()) {
+            column.push(part.clone());
+        }
+    }
+    let columns = parts
+        .into_iter()
+        .map(|column| {
+            let column: Vec<&dyn deltalake::arrow::array::Array> =
+                column.iter().map(|part| part.as_ref()).collect();
+            concat(&column)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(schema.clone(), columns)
 }
 
 /// A partition value, as the log writes it, on each of `rows` rows.
@@ -196,49 +220,30 @@ fn repeated(
     take(&one, &UInt32Array::from(vec![0u32; rows]), None)
 }
 
-/// Writes `batches` in the order of `column`, a row group's worth at a time. Only the key is
-/// put in one array and sorted; each chunk's rows are gathered from the batches as read, so
-/// the partition is never copied whole beside itself.
+/// Rows gathered and sent to an encoder at a time. A quarter of a row group: the encoder
+/// still fills whole row groups, and the chunks queued ahead of two encoders (a partition's
+/// worth at 130 perimeters) stay small beside the partition itself.
+const CHUNK_ROWS: usize = ROW_GROUP_ROWS / 4;
+
+/// Writes `rows` in the order of `column`, a chunk at a time: each chunk is gathered as it is
+/// sent, so the sorted copy never exists whole beside the rows.
 async fn write_sorted(
     table: TableRef,
-    batches: &[RecordBatch],
+    rows: &RecordBatch,
     column: &str,
     lane: &mut BackgroundAppender,
 ) -> Result<(), LakeError> {
     let fail = |e: deltalake::arrow::error::ArrowError| LakeError::query(table, e);
-    let keys = batches
-        .iter()
-        .map(|b| {
-            b.column_by_name(column)
-                .map(|c| c.as_ref())
-                .ok_or_else(|| LakeError::query(table, format!("no column {column}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let order = sort_to_indices(&concat(&keys).map_err(fail)?, None, None).map_err(fail)?;
-    // Where each batch's rows start in the key's numbering.
-    let starts: Vec<usize> = batches
-        .iter()
-        .scan(0, |start, b| {
-            let this = *start;
-            *start += b.num_rows();
-            Some(this)
-        })
-        .collect();
-    let batches: Vec<&RecordBatch> = batches.iter().collect();
-    for rows in order.values().chunks(ROW_GROUP_ROWS) {
-        let located: Vec<(usize, usize)> = rows
-            .iter()
-            .map(|&row| {
-                let row = row as usize;
-                let batch = starts.partition_point(|&start| start <= row) - 1;
-                (batch, row - starts[batch])
-            })
-            .collect();
-        let chunk = interleave_record_batch(&batches, &located).map_err(fail)?;
+    let key = rows
+        .column_by_name(column)
+        .ok_or_else(|| LakeError::query(table, format!("no column {column}")))?;
+    let order = sort_to_indices(key, None, None).map_err(fail)?;
+    let mut start = 0;
+    while start < order.len() {
+        let length = CHUNK_ROWS.min(order.len() - start);
+        let chunk = take_record_batch(rows, &order.slice(start, length)).map_err(fail)?;
         lane.write(chunk).await?;
+        start += length;
     }
     // The partition's file is finished: memory follows a partition, not the table.
     lane.seal().await
