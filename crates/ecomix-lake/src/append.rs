@@ -68,7 +68,7 @@ enum Replace {
     /// by `operation` (an `OPTIMIZE`), so the commit changes no data.
     Rearrangement {
         files: BTreeSet<String>,
-        operation: DeltaOperation,
+        operation: Box<DeltaOperation>,
     },
 }
 
@@ -260,7 +260,7 @@ impl Appender {
     ) -> Self {
         self.replace = Some(Replace::Rearrangement {
             files: files.into_iter().collect(),
-            operation,
+            operation: Box::new(operation),
         });
         self
     }
@@ -391,7 +391,7 @@ impl Appender {
                         let predicate = format!("{column} IN ({})", quoted.join(", "));
                         write(SaveMode::Overwrite, Some(predicate))
                     }
-                    Some(Replace::Rearrangement { operation, .. }) => operation.clone(),
+                    Some(Replace::Rearrangement { operation, .. }) => operation.as_ref().clone(),
                 };
                 let snapshot = table.snapshot().map_err(fail)?;
                 // New columns: the same commit evolves the table's schema.
