@@ -389,7 +389,9 @@ async fn zorder_tasks(
 }
 
 /// A file's partition values, sorted by column, as a key.
-fn partition_of(file: &deltalake::kernel::LogicalFileView) -> Vec<(String, Option<String>)> {
+pub(crate) fn partition_of(
+    file: &deltalake::kernel::LogicalFileView,
+) -> Vec<(String, Option<String>)> {
     let mut values: Vec<_> = file.partition_values_map().into_iter().collect();
     values.sort();
     values

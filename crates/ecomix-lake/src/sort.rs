@@ -22,7 +22,7 @@ use ecomix_core::layout::TableRef;
 use futures::TryStreamExt;
 
 use crate::append::{Appender, BackgroundAppender, ROW_GROUP_ROWS, fitted};
-use crate::maintenance::OptimizeReport;
+use crate::maintenance::{OptimizeReport, partition_of};
 use crate::query::row_groups::StoreReader;
 use crate::{Lake, LakeError};
 
@@ -89,14 +89,15 @@ pub(crate) async fn sort_partitions(
         if !wanted {
             continue;
         }
-        let mut key: Vec<_> = partition_values.clone().into_iter().collect();
-        key.sort();
-        partitions.entry(key).or_default().push(DataFile {
-            log_path: file.path().to_string(),
-            store_path: file.object_store_path(),
-            size: u64::try_from(file.size()).unwrap_or(0),
-            partition_values,
-        });
+        partitions
+            .entry(partition_of(&file))
+            .or_default()
+            .push(DataFile {
+                log_path: file.path().to_string(),
+                store_path: file.object_store_path(),
+                size: u64::try_from(file.size()).unwrap_or(0),
+                partition_values,
+            });
     }
     let mut report = OptimizeReport {
         table: table.to_string(),
