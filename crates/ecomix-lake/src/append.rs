@@ -86,7 +86,7 @@ impl Appender {
     }
 
     /// [`Appender::start`] on the table as already opened (`None`: it does not exist yet).
-    fn with_table(
+    pub(crate) fn with_table(
         lake: &Lake,
         table: TableRef,
         existing: Option<DeltaTable>,
@@ -268,11 +268,6 @@ impl Appender {
     /// The schema batches are written under.
     pub(crate) fn schema(&self) -> SchemaRef {
         self.schema.clone()
-    }
-
-    /// The table as this append found it: the version its commit builds on.
-    pub(crate) fn table(&self) -> Option<&DeltaTable> {
-        self.existing.as_ref()
     }
 
     pub fn table_exists(&self) -> bool {

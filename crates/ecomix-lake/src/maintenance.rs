@@ -134,6 +134,8 @@ impl Lake {
             let sorted = crate::sort::sort_partitions(
                 self,
                 table,
+                &delta,
+                &text_columns,
                 column,
                 touched.as_ref(),
                 TARGET_FILE_BYTES,

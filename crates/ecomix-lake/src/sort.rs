@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use deltalake::DeltaTable;
 use deltalake::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt32Array, new_null_array};
 use deltalake::arrow::compute::{
     CastOptions, cast_with_options, concat, sort_to_indices, take, take_record_batch,
@@ -35,14 +36,18 @@ struct DataFile {
     partition_values: HashMap<String, Option<String>>,
 }
 
-/// Rewrites the partitions of `table` whose first partition column's value is in `touched`
-/// (every partition when `None`), each sorted by `column`, and commits the rewrite as an
-/// `OPTIMIZE` with `metadata` in its commit information. `None` when the table is one this
+/// Rewrites the partitions of `delta` (the opened `table`) whose first partition column's
+/// value is in `touched` (every partition when `None`), each sorted by `column`, and commits
+/// the rewrite as an `OPTIMIZE` with `metadata` in its commit information. `text_columns` get
+/// dictionaries, as in every other write of the table. `None` when the table is one this
 /// reader does not handle (a reader version above 1, or `column` missing or a partition
 /// column): deltalake's Z-order is used instead.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn sort_partitions(
     lake: &Lake,
     table: TableRef,
+    delta: &DeltaTable,
+    text_columns: &[String],
     column: &str,
     touched: Option<&BTreeSet<String>>,
     target_size: u64,
@@ -50,10 +55,13 @@ pub(crate) async fn sort_partitions(
 ) -> Result<Option<OptimizeReport>, LakeError> {
     let fail = |e: deltalake::DeltaTableError| LakeError::delta(table, e);
     // The table's own schema is used: the empty one would only serve a table to create.
-    let appender = Appender::start(lake, table, Arc::new(Schema::empty()), &[]).await?;
-    let Some(delta) = appender.table().cloned() else {
-        return Ok(None);
-    };
+    let appender = Appender::with_table(
+        lake,
+        table,
+        Some(delta.clone()),
+        Arc::new(Schema::empty()),
+        &[],
+    )?;
     let schema = appender.schema();
     let state = delta.snapshot().map_err(fail)?;
     let partition_columns = state.metadata().partition_columns().to_vec();
@@ -63,12 +71,7 @@ pub(crate) async fn sort_partitions(
     if !readable {
         return Ok(None);
     }
-    let text: Vec<&str> = schema
-        .fields()
-        .iter()
-        .filter(|f| f.data_type() == &DataType::Utf8)
-        .map(|f| f.name().as_str())
-        .collect();
+    let text: Vec<&str> = text_columns.iter().map(String::as_str).collect();
 
     // The files, by partition, of the version the commit builds on.
     let mut partitions: BTreeMap<Vec<(String, Option<String>)>, Vec<DataFile>> = BTreeMap::new();
