@@ -33,7 +33,10 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 REAL = ROOT.parent / "shared" / "data" / "real"
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-BINARY = TARGET / "debug" / "ecomix"
+# The shared dev profile (dependencies optimised) by default: no second build of the tree.
+# PROFILE=release measures what `cargo install` gives users (no faster here, docs/performance.md).
+PROFILE = os.environ.get("PROFILE", "dev")
+BINARY = TARGET / ("debug" if PROFILE == "dev" else PROFILE) / "ecomix"
 RUNS = int(os.environ.get("RUNS", "5"))
 JOB_RUNS = int(os.environ.get("JOB_RUNS", "3"))
 HISTORY_RUNS = int(os.environ.get("HISTORY_RUNS", "1"))
@@ -42,7 +45,8 @@ CACHE = pathlib.Path(os.environ.get("BENCH_CACHE", pathlib.Path.home() / ".cache
 
 
 def timed_command(argv, stdout_path):
-    """Runs argv once with stdout to a file; returns (seconds, peak RSS in MiB)."""
+    """Runs argv once with stdout to a file; returns (seconds, peak RSS in MiB, (user, system)
+    CPU seconds)."""
     started = time.perf_counter()
     # A fresh child per run, so ru_maxrss of the waited child is this run's peak.
     pid = os.fork()
@@ -54,14 +58,15 @@ def timed_command(argv, stdout_path):
     seconds = time.perf_counter() - started
     if status != 0:
         sys.exit(f"{' '.join(argv[:4])} failed with status {status}")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, usage.ru_maxrss / 1024, (usage.ru_utime, usage.ru_stime)
 
 
 def timed(lake, *args):
-    """Runs ecomix once; returns (seconds, peak RSS in MiB, its JSON report)."""
+    """Runs ecomix once; returns (seconds, peak RSS in MiB, its JSON report, (user, system))."""
     report_path = os.path.join(lake, "report.json")
-    seconds, peak = timed_command([str(BINARY), "--lake", lake, "--json", "-q", *args], report_path)
-    return seconds, peak, json.loads(pathlib.Path(report_path).read_text())
+    seconds, peak, cpu = timed_command([str(BINARY), "--lake", lake, "--json", "-q", *args],
+                                       report_path)
+    return seconds, peak, json.loads(pathlib.Path(report_path).read_text()), cpu
 
 
 def median(runs):
@@ -106,14 +111,14 @@ def bench_job(label, files, runs, python=True, daily=None):
         try:
             for step in STEP_OUTPUT:
                 args = ("ingest", *names) if step == "ingest" else (step,)
-                seconds, peak, report = timed(lake, *args)
-                steps[step].append((seconds, peak, report, lake_bytes(lake, STEP_OUTPUT[step])))
+                seconds, peak, report, cpu = timed(lake, *args)
+                steps[step].append((seconds, peak, report, lake_bytes(lake, STEP_OUTPUT[step]), cpu))
         finally:
             shutil.rmtree(lake, ignore_errors=True)
         lake = tempfile.mkdtemp(prefix="ecomix-bench-")
         try:
-            seconds, peak, report = timed(lake, "run", *names)
-            whole.append((seconds, peak, report, lake_bytes(lake, ("bronze.", "silver.", "gold."))))
+            seconds, peak, report, cpu = timed(lake, "run", *names)
+            whole.append((seconds, peak, report, lake_bytes(lake, ("bronze.", "silver.", "gold.")), cpu))
             if daily:
                 incremental.append(timed(lake, "run", str(daily)))
         finally:
@@ -123,17 +128,18 @@ def bench_job(label, files, runs, python=True, daily=None):
         try:
             pipeline = os.path.join(lake, "no-optimize.toml")
             pathlib.Path(pipeline).write_text(no_optimize_pipeline())
-            seconds, peak, report = timed(lake, "--pipeline", pipeline, "run", *names)
-            same_work.append((seconds, peak, report, lake_bytes(lake, ("bronze.", "silver.", "gold."))))
+            seconds, peak, report, cpu = timed(lake, "--pipeline", pipeline, "run", *names)
+            same_work.append((seconds, peak, report, lake_bytes(lake, ("bronze.", "silver.", "gold.")),
+                              cpu))
         finally:
             shutil.rmtree(lake, ignore_errors=True)
         if python:
             lake = tempfile.mkdtemp(prefix="ecomix-bench-py-")
             try:
                 script = ROOT / "scripts" / "reference_pipeline.py"
-                seconds, peak = timed_command([sys.executable, str(script), lake, *names],
-                                              os.path.join(lake, "out.txt"))
-                python_runs.append((seconds, peak, None, folder_bytes(lake)))
+                seconds, peak, cpu = timed_command([sys.executable, str(script), lake, *names],
+                                                   os.path.join(lake, "out.txt"))
+                python_runs.append((seconds, peak, None, folder_bytes(lake), cpu))
             finally:
                 shutil.rmtree(lake, ignore_errors=True)
     ingest_report = median(steps["ingest"])[2]
@@ -142,13 +148,15 @@ def bench_job(label, files, runs, python=True, daily=None):
     print(f"\n== {label}: {len(files)} files, {mb:,.1f} MB of raw text, {rows:,} bronze rows; "
           f"{runs} run(s), median shown")
     print("  rows/s and MB/s are the input's bronze rows and raw text over the step's wall time;")
-    print("  output is the live size of the tables the step writes (Delta, Parquet + log)")
-    print(f"  {'step':<22} {'wall s':>8} {'rows/s':>12} {'MB/s':>8} {'peak RSS MiB':>13} {'output MiB':>11}")
+    print("  output is the live size of the tables the step writes (Delta, Parquet + log);")
+    print("  user and sys are the process's CPU seconds (two cores: up to twice the wall time)")
+    print(f"  {'step':<22} {'wall s':>8} {'rows/s':>12} {'MB/s':>8} {'peak RSS MiB':>13} "
+          f"{'output MiB':>11} {'user s':>7} {'sys s':>7}")
 
     def line(name, measure):
-        seconds, peak, _, size = measure
+        seconds, peak, _, size, (user, system) = measure
         print(f"  {name:<22} {seconds:8.2f} {rows / seconds:12,.0f} {mb / seconds:8.1f} "
-              f"{peak:13,.0f} {size / 2**20:11,.1f}")
+              f"{peak:13,.0f} {size / 2**20:11,.1f} {user:7.2f} {system:7.2f}")
 
     for step, measures in steps.items():
         line(step, median(measures))
@@ -162,10 +170,12 @@ def bench_job(label, files, runs, python=True, daily=None):
     if python_runs:
         line("python reference", median(python_runs))
         py_seconds, py_peak = median(python_runs)[:2]
+        py_cpu, same_cpu = sum(median(python_runs)[4]), sum(median(same_work)[4])
         print(f"  ratio python / ecomix: {py_seconds / seconds:.1f}x end to end (ecomix run, with "
               f"optimize); {py_seconds / no_optimize:.1f}x for the same work (ecomix run without "
               f"optimize: ingest + transform + gold, one process); peak RSS "
-              f"{py_peak / median(whole)[1]:.1f}x")
+              f"{py_peak / median(whole)[1]:.1f}x; CPU time (user + sys) for the same work "
+              f"{py_cpu / same_cpu:.1f}x")
         if len(python_runs) > 1:
             pairs = ", ".join(f"{p[0]:.1f} s / {e[0]:.2f} s = {p[0] / e[0]:.1f}x"
                               for p, e in zip(python_runs, same_work))
@@ -173,7 +183,7 @@ def bench_job(label, files, runs, python=True, daily=None):
     else:
         print(f"  python reference: not run at this scale ({python_skip_reason})")
     if incremental:
-        seconds, peak, report = median(incremental)
+        seconds, peak, _, _ = median(incremental)
         print(f"  {'daily run (1 new file)':<22} {seconds:8.2f} {'':>12} {'':>8} {peak:13,.0f}"
               f"   (`ecomix run` of the next day's real-time file on top of the history)")
 
@@ -224,7 +234,7 @@ def bench_transform(files):
     try:
         timed(lake, "ingest", *map(str, files))
         runs = [timed(lake, "transform", "--full") for _ in range(RUNS)]
-        seconds, peak_mib, report = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
+        seconds, peak_mib, report, _ = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
         rows = report["rows_read"]
         print(f"{'transform --full':<24} {rows:>9} bronze rows -> {report['rows_written']} silver rows  "
               f"median {seconds:6.3f} s  {rows / seconds:>10,.0f} rows/s  peak RSS {peak_mib:6.1f} MiB")
@@ -234,7 +244,7 @@ def bench_transform(files):
 
 def bench(label, files):
     runs = [run_once(files) for _ in range(RUNS)]
-    seconds, peak_mib, report = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
+    seconds, peak_mib, report, _ = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
     mb = report["bytes_read"] / 1e6
     rows = sum(t["rows_written"] for t in report["tables"])
     spread = f"{min(r[0] for r in runs):.3f}-{max(r[0] for r in runs):.3f}"
@@ -246,7 +256,8 @@ def bench(label, files):
 def main():
     global python_skip_reason
     if not BINARY.exists():
-        sys.exit(f"{BINARY} is missing: run `cargo build` first")
+        sys.exit(f"{BINARY} is missing: run `cargo build --profile {PROFILE}` first")
+    print(f"ecomix: {BINARY} (profile {PROFILE})")
     if "real" in SCALES:
         if not REAL.is_dir():
             print(f"SKIPPED the real files: {REAL} is absent")
