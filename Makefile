@@ -3,7 +3,7 @@
 CARGO ?= cargo
 LAKE ?= lakehouse
 # The profile `make bench` measures: dev (the shared one) or release (a second build of the tree).
-PROFILE ?= dev
+BENCH_PROFILE ?= dev
 ECOMIX = $(CARGO) run --quiet --
 
 .PHONY: demo test bench lint sample stress fuzz
@@ -21,9 +21,9 @@ stress: ## The reliability tests at full count: 100 kills, every crash point, 10
 fuzz: ## Fuzz the sniffer and parsers for FUZZ_SECONDS (60) on FUZZ_TARGET (all|text|zip|workbook|parquet); findings go to tests/fuzz-regressions/.
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} $(CARGO) test --test fuzz -- --ignored --nocapture fuzz_the_parsers
 
-bench: ## Each step and the whole job at three scales (time, rows/s, MB/s, peak RSS), and the Python reference; PROFILE=dev (default) or release.
-	$(CARGO) build --quiet --profile $(PROFILE)
-	PROFILE=$(PROFILE) scripts/bench.py
+bench: ## Each step and the whole job at three scales (time, rows/s, MB/s, peak RSS), and the Python reference; BENCH_PROFILE=dev (default) or release.
+	$(CARGO) build --quiet --profile $(BENCH_PROFILE)
+	BENCH_PROFILE=$(BENCH_PROFILE) scripts/bench.py
 
 lint: ## Formatting and clippy, warnings as errors.
 	$(CARGO) fmt --all --check

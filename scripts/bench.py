@@ -34,8 +34,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 REAL = ROOT.parent / "shared" / "data" / "real"
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 # The shared dev profile (dependencies optimised) by default: no second build of the tree.
-# PROFILE=release measures what `cargo install` gives users (no faster here, docs/performance.md).
-PROFILE = os.environ.get("PROFILE", "dev")
+# BENCH_PROFILE=release measures what `cargo install` gives users (no faster here, docs/performance.md).
+PROFILE = os.environ.get("BENCH_PROFILE", "dev")
 BINARY = TARGET / ("debug" if PROFILE == "dev" else PROFILE) / "ecomix"
 RUNS = int(os.environ.get("RUNS", "5"))
 JOB_RUNS = int(os.environ.get("JOB_RUNS", "3"))
@@ -168,9 +168,10 @@ def bench_job(label, files, runs, python=True, daily=None):
     seconds = median(whole)[0]
     no_optimize = median(same_work)[0]
     if python_runs:
-        line("python reference", median(python_runs))
-        py_seconds, py_peak = median(python_runs)[:2]
-        py_cpu, same_cpu = sum(median(python_runs)[4]), sum(median(same_work)[4])
+        reference = median(python_runs)
+        line("python reference", reference)
+        py_seconds, py_peak = reference[:2]
+        py_cpu, same_cpu = sum(reference[4]), sum(median(same_work)[4])
         print(f"  ratio python / ecomix: {py_seconds / seconds:.1f}x end to end (ecomix run, with "
               f"optimize); {py_seconds / no_optimize:.1f}x for the same work (ecomix run without "
               f"optimize: ingest + transform + gold, one process); peak RSS "
