@@ -12,17 +12,21 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use deltalake::DeltaTable;
-use deltalake::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt32Array, new_null_array};
+use deltalake::arrow::array::{
+    Array, ArrayRef, RecordBatch, StringArray, UInt32Array, new_null_array,
+};
 use deltalake::arrow::compute::{
-    CastOptions, cast_with_options, concat, sort_to_indices, take, take_record_batch,
+    CastOptions, cast_with_options, concat, concat_batches, interleave, sort_to_indices, take,
 };
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use deltalake::parquet::arrow::ProjectionMask;
+use deltalake::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use deltalake::protocol::DeltaOperation;
 use ecomix_core::layout::TableRef;
 use futures::TryStreamExt;
 
-use crate::append::{Appender, BackgroundAppender, ROW_GROUP_ROWS, fitted};
+use crate::append::{Appender, BackgroundAppender, ROW_GROUP_ROWS};
 use crate::maintenance::{OptimizeReport, partition_of};
 use crate::query::row_groups::StoreReader;
 use crate::{Lake, LakeError};
@@ -73,35 +77,9 @@ pub(crate) async fn sort_partitions(
     }
     let text: Vec<&str> = text_columns.iter().map(String::as_str).collect();
 
-    // The files, by partition, of the version the commit builds on.
-    let mut partitions: BTreeMap<Vec<(String, Option<String>)>, Vec<DataFile>> = BTreeMap::new();
-    let files: Vec<_> = delta
-        .get_active_add_actions_by_partitions(&[])
-        .try_collect()
+    let partitions = files_by_partition(delta, &partition_columns, touched)
         .await
         .map_err(fail)?;
-    for file in files {
-        let partition_values = file.partition_values_map();
-        let wanted = match (touched, partition_columns.first()) {
-            (Some(values), Some(first)) => partition_values
-                .get(first)
-                .and_then(|v| v.as_ref())
-                .is_some_and(|v| values.contains(v)),
-            _ => true,
-        };
-        if !wanted {
-            continue;
-        }
-        partitions
-            .entry(partition_of(&file))
-            .or_default()
-            .push(DataFile {
-                log_path: file.path().to_string(),
-                store_path: file.object_store_path(),
-                size: u64::try_from(file.size()).unwrap_or(0),
-                partition_values,
-            });
-    }
     let mut report = OptimizeReport {
         table: table.to_string(),
         zorder: vec![column.to_string()],
@@ -131,8 +109,9 @@ pub(crate) async fn sort_partitions(
     let mut lanes = [first.in_background(), second.in_background()];
     let store = delta.object_store();
     for (number, files) in partitions.values().enumerate() {
-        let rows = read_partition(table, &store, files, &schema).await?;
-        write_sorted(table, &rows, column, &mut lanes[number % 2]).await?;
+        let rows =
+            read_partition(table, &store, files, &schema, &partition_columns, column).await?;
+        write_sorted(table, rows, &schema, column, &mut lanes[number % 2]).await?;
     }
     let [first, second] = lanes;
     let mut appender = first.finish().await?;
@@ -144,67 +123,179 @@ pub(crate) async fn sort_partitions(
     Ok(Some(report))
 }
 
-/// The rows of one partition's files under `schema`, in one batch: columns a file lacks are
-/// null, and the partition columns (kept in the log, not in the files) hold the partition's
-/// values.
+/// The table's files, by partition, of the version the commit builds on: those of the
+/// partitions whose first partition column's value is in `touched` (all when `None`).
+async fn files_by_partition(
+    delta: &DeltaTable,
+    partition_columns: &[String],
+    touched: Option<&BTreeSet<String>>,
+) -> Result<BTreeMap<Vec<(String, Option<String>)>, Vec<DataFile>>, deltalake::DeltaTableError> {
+    let mut partitions: BTreeMap<Vec<(String, Option<String>)>, Vec<DataFile>> = BTreeMap::new();
+    let files: Vec<_> = delta
+        .get_active_add_actions_by_partitions(&[])
+        .try_collect()
+        .await?;
+    for file in files {
+        let partition_values = file.partition_values_map();
+        let wanted = match (touched, partition_columns.first()) {
+            (Some(values), Some(first)) => partition_values
+                .get(first)
+                .and_then(|v| v.as_ref())
+                .is_some_and(|v| values.contains(v)),
+            _ => true,
+        };
+        if !wanted {
+            continue;
+        }
+        partitions
+            .entry(partition_of(&file))
+            .or_default()
+            .push(DataFile {
+                log_path: file.path().to_string(),
+                store_path: file.object_store_path(),
+                size: u64::try_from(file.size()).unwrap_or(0),
+                partition_values,
+            });
+    }
+    Ok(partitions)
+}
+
+/// A partition's rows as read: a row group at a time, each with only the columns that hold a
+/// value in it. A region's row group is null throughout in most national measures (at 130
+/// perimeters, most of a month's chunks), and reading those in full filled the partition with
+/// zeros: its nulls are made only for the chunks being written.
+struct Partition {
+    groups: Vec<RowGroup>,
+    /// By field of the table's schema: the partition's value for a partition column (kept in
+    /// the log, not in the files).
+    partition_values: Vec<Option<String>>,
+}
+
+/// One row group: its row count and, by field of the table's schema, its column, or `None`
+/// where the file lacks the column or its statistics show it null throughout.
+struct RowGroup {
+    rows: usize,
+    columns: Vec<Option<ArrayRef>>,
+}
+
+/// The rows of one partition's files under `schema`: columns a file lacks are null, and the
+/// partition columns hold the partition's values. `column`, the sort key, is always read.
 async fn read_partition(
     table: TableRef,
     store: &deltalake::logstore::ObjectStoreRef,
     files: &[DataFile],
     schema: &SchemaRef,
-) -> Result<RecordBatch, LakeError> {
-    let mut batches = Vec::new();
+    partition_columns: &[String],
+    column: &str,
+) -> Result<Partition, LakeError> {
+    let partition_values = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let is_partition = partition_columns.iter().any(|p| p == field.name());
+            let value = files
+                .first()
+                .and_then(|f| f.partition_values.get(field.name()).cloned().flatten());
+            is_partition.then_some(value).flatten()
+        })
+        .collect();
+    let mut groups = Vec::new();
     for file in files {
         let fail = |e: &dyn std::fmt::Display| {
             LakeError::query(table, format!("{}: {e}", file.store_path))
         };
-        let reader = StoreReader {
+        let mut reader = StoreReader {
             store: store.clone(),
             path: file.store_path.clone(),
             size: file.size,
         };
-        let stream = ParquetRecordBatchStreamBuilder::new(reader)
+        let metadata = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
             .await
-            .map_err(|e| fail(&e))?
-            .with_batch_size(ROW_GROUP_ROWS)
-            .build()
             .map_err(|e| fail(&e))?;
-        let read: Vec<RecordBatch> = stream.try_collect().await.map_err(|e| fail(&e))?;
-        for batch in read {
-            let batch = fitted(&batch, schema, |field, rows| {
-                match file.partition_values.get(field.name()) {
-                    Some(Some(value)) => repeated(field, value, rows),
-                    _ => Ok(new_null_array(field.data_type(), rows)),
-                }
+        let parquet = metadata.metadata().clone();
+        let descriptor = parquet.file_metadata().schema_descr();
+        // Statistics name leaves, the projection roots: they are the same columns only when
+        // no column is nested, as in every table ecomix writes. Otherwise everything is read.
+        let flat = descriptor.num_columns() == metadata.schema().fields().len();
+        // By field of `schema`: the file's column of that name, unless it is a partition column.
+        let roots: Vec<Option<usize>> = schema
+            .fields()
+            .iter()
+            .map(|field| {
+                let is_partition = partition_columns.iter().any(|p| p == field.name());
+                metadata
+                    .schema()
+                    .index_of(field.name())
+                    .ok()
+                    .filter(|_| !is_partition)
+            })
+            .collect();
+        for (index, group) in parquet.row_groups().iter().enumerate() {
+            let rows = usize::try_from(group.num_rows()).unwrap_or(0);
+            if rows == 0 {
+                continue;
+            }
+            let holds_values = |field: &Field, root: usize| {
+                !flat
+                    || field.name() == column
+                    || group
+                        .column(root)
+                        .statistics()
+                        .and_then(|s| s.null_count_opt())
+                        != Some(rows as u64)
+            };
+            let wanted: Vec<Option<usize>> = schema
+                .fields()
+                .iter()
+                .zip(&roots)
+                .map(|(field, root)| root.filter(|&r| holds_values(field, r)))
+                .collect();
+            let mask = ProjectionMask::roots(descriptor, wanted.iter().flatten().copied());
+            let batches: Vec<RecordBatch> = ParquetRecordBatchStreamBuilder::new_with_metadata(
+                reader.clone(),
+                metadata.clone(),
+            )
+            .with_row_groups(vec![index])
+            .with_projection(mask)
+            .with_batch_size(rows)
+            .build()
+            .map_err(|e| fail(&e))?
+            .try_collect()
+            .await
+            .map_err(|e| fail(&e))?;
+            let Some(first) = batches.first() else {
+                continue;
+            };
+            let batch = concat_batches(&first.schema(), &batches).map_err(|e| fail(&e))?;
+            let strict = CastOptions {
+                safe: false,
+                ..Default::default()
+            };
+            let columns = schema
+                .fields()
+                .iter()
+                .zip(&wanted)
+                .map(|(field, wanted)| {
+                    let Some(read) = wanted.and_then(|_| batch.column_by_name(field.name())) else {
+                        return Ok(None);
+                    };
+                    if read.data_type() == field.data_type() {
+                        return Ok(Some(read.clone()));
+                    }
+                    cast_with_options(read, field.data_type(), &strict).map(Some)
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| fail(&e))?;
+            groups.push(RowGroup {
+                rows: batch.num_rows(),
+                columns,
             });
-            batches.push(batch.map_err(|e| fail(&e))?);
         }
     }
-    joined(schema, batches).map_err(|e| LakeError::query(table, e))
-}
-
-/// `batches` as one batch, joined a column at a time and each column's parts freed once
-/// joined: the partition is never held twice over, only one column is.
-fn joined(
-    schema: &SchemaRef,
-    batches: Vec<RecordBatch>,
-) -> Result<RecordBatch, deltalake::arrow::error::ArrowError> {
-    let mut parts: Vec<Vec<ArrayRef>> =
-        vec![Vec::with_capacity(batches.len()); schema.fields().len()];
-    for batch in batches {
-        for (column, part) in parts.iter_mut().zip(batch.columns()) {
-            column.push(part.clone());
-        }
-    }
-    let columns = parts
-        .into_iter()
-        .map(|column| {
-            let column: Vec<&dyn deltalake::arrow::array::Array> =
-                column.iter().map(|part| part.as_ref()).collect();
-            concat(&column)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    RecordBatch::try_new(schema.clone(), columns)
+    Ok(Partition {
+        groups,
+        partition_values,
+    })
 }
 
 /// A partition value, as the log writes it, on each of `rows` rows.
@@ -229,23 +320,102 @@ fn repeated(
 /// worth at 130 perimeters) stay small beside the partition itself.
 const CHUNK_ROWS: usize = ROW_GROUP_ROWS / 4;
 
-/// Writes `rows` in the order of `column`, a chunk at a time: each chunk is gathered as it is
-/// sent, so the sorted copy never exists whole beside the rows.
+/// Writes the partition's rows in the order of `column`, a chunk at a time: each chunk is
+/// gathered from the row groups as it is sent, so the sorted copy never exists whole beside
+/// the rows, and a column null throughout a row group is null in the chunk without having
+/// been read.
 async fn write_sorted(
     table: TableRef,
-    rows: &RecordBatch,
+    partition: Partition,
+    schema: &SchemaRef,
     column: &str,
     lane: &mut BackgroundAppender,
 ) -> Result<(), LakeError> {
     let fail = |e: deltalake::arrow::error::ArrowError| LakeError::query(table, e);
-    let key = rows
-        .column_by_name(column)
-        .ok_or_else(|| LakeError::query(table, format!("no column {column}")))?;
-    let order = sort_to_indices(key, None, None).map_err(fail)?;
+    let key_index = schema
+        .index_of(column)
+        .map_err(|_| LakeError::query(table, format!("no column {column}")))?;
+    let key_field = schema.field(key_index);
+    let key_parts = partition
+        .groups
+        .iter()
+        .map(|group| match &group.columns[key_index] {
+            Some(part) => part.clone(),
+            None => new_null_array(key_field.data_type(), group.rows),
+        })
+        .collect::<Vec<_>>();
+    let key_parts: Vec<&dyn Array> = key_parts.iter().map(|part| part.as_ref()).collect();
+    let key = concat(&key_parts).map_err(fail)?;
+    let order = sort_to_indices(&key, None, None).map_err(fail)?;
+    drop(key);
+    // Where each row group starts in the key: a row of the key is (group, row within it).
+    let starts: Vec<usize> = partition
+        .groups
+        .iter()
+        .scan(0, |start, group| {
+            let this = *start;
+            *start += group.rows;
+            Some(this)
+        })
+        .collect();
+    let locate = |row: u32| {
+        let row = row as usize;
+        let group = starts.partition_point(|&start| start <= row) - 1;
+        (group, row - starts[group])
+    };
+    // The one-row null each absent chunk's rows are gathered from.
+    let nulls: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|field| new_null_array(field.data_type(), 1))
+        .collect();
     let mut start = 0;
     while start < order.len() {
         let length = CHUNK_ROWS.min(order.len() - start);
-        let chunk = take_record_batch(rows, &order.slice(start, length)).map_err(fail)?;
+        let rows: Vec<(usize, usize)> = order.values()[start..start + length]
+            .iter()
+            .map(|&row| locate(row))
+            .collect();
+        let columns = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(index, field)| {
+                if let Some(value) = &partition.partition_values[index] {
+                    return repeated(field, value, length);
+                }
+                let parts: Vec<Option<&ArrayRef>> = partition
+                    .groups
+                    .iter()
+                    .map(|group| group.columns[index].as_ref())
+                    .collect();
+                if parts.iter().all(Option::is_none) {
+                    return Ok(new_null_array(field.data_type(), length));
+                }
+                if let [Some(part)] = parts[..] {
+                    return take(part, &order.slice(start, length), None);
+                }
+                if parts.iter().all(Option::is_some) {
+                    let sources: Vec<&dyn Array> =
+                        parts.iter().flatten().map(|part| part.as_ref()).collect();
+                    return interleave(&sources, &rows);
+                }
+                let sources: Vec<&dyn Array> = parts
+                    .iter()
+                    .map(|part| part.unwrap_or(&nulls[index]).as_ref())
+                    .collect();
+                let picks: Vec<(usize, usize)> = rows
+                    .iter()
+                    .map(|&(group, row)| match parts[group] {
+                        Some(_) => (group, row),
+                        None => (group, 0),
+                    })
+                    .collect();
+                interleave(&sources, &picks)
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(fail)?;
+        let chunk = RecordBatch::try_new(schema.clone(), columns).map_err(fail)?;
         lane.write(chunk).await?;
         start += length;
     }
@@ -483,6 +653,88 @@ mod tests {
         assert_eq!(report.files_removed, 2);
         assert_eq!(report.files_added, 1);
         written.extend(newer);
+        written.sort();
+        assert_eq!(table_rows(&lake).await, written);
+    }
+
+    /// A row group whose statistics show a column null throughout is read without that
+    /// column, the others with it; the sorted table still holds every value and every null.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn row_groups_null_throughout_in_a_column_are_read_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
+        let mut written = rows(1, 150_000, true);
+        for row in &mut written[..80_000] {
+            row.4 = None;
+        }
+        // With the appends' settings, so that the files have their row groups.
+        let batch = batch_of(&written, true);
+        let mut appender = Appender::start(&lake, TABLE, batch.schema(), &["day"])
+            .await
+            .unwrap()
+            .with_dictionary_columns(&["label"]);
+        appender.write(batch).await.unwrap();
+        appender.commit(HashMap::new()).await.unwrap().unwrap();
+
+        // Each day's rows in the order written, cut into row groups: (rows, any extra).
+        let mut expected = Vec::new();
+        for day in [FIRST_DAY, FIRST_DAY + 1] {
+            let of_day: Vec<&Row> = written.iter().filter(|r| r.0 == day).collect();
+            expected.push(
+                of_day
+                    .chunks(crate::append::ROW_GROUP_ROWS)
+                    .map(|group| (group.len(), group.iter().any(|r| r.4.is_some())))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        assert!(
+            expected.iter().flatten().any(|g| !g.1),
+            "a row group without extra"
+        );
+
+        let delta = lake.open(TABLE).await.unwrap().unwrap();
+        let schema = Appender::with_table(
+            &lake,
+            TABLE,
+            Some(delta.clone()),
+            Arc::new(Schema::empty()),
+            &[],
+        )
+        .unwrap()
+        .schema();
+        let partition_columns = vec!["day".to_string()];
+        let partitions = super::files_by_partition(&delta, &partition_columns, None)
+            .await
+            .unwrap();
+        let extra = schema.index_of("extra").unwrap();
+        let day = schema.index_of("day").unwrap();
+        let mut held = Vec::new();
+        for files in partitions.values() {
+            let partition = super::read_partition(
+                TABLE,
+                &delta.object_store(),
+                files,
+                &schema,
+                &partition_columns,
+                "instant",
+            )
+            .await
+            .unwrap();
+            assert!(partition.partition_values[day].is_some());
+            assert!(partition.groups.iter().all(|g| g.columns[day].is_none()));
+            held.push(
+                partition
+                    .groups
+                    .iter()
+                    .map(|g| (g.rows, g.columns[extra].is_some()))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        assert_eq!(held, expected);
+
+        lake.optimize(TABLE, &["instant".to_string()])
+            .await
+            .unwrap();
         written.sort();
         assert_eq!(table_rows(&lake).await, written);
     }
