@@ -4,9 +4,10 @@
 //! and merging the sorted runs row by row across every column. On one column the curve is the
 //! column's own order, and that machinery was most of the cost: silver's Z-order on
 //! `horodatage` took half of a full history's `ecomix run`. Here each partition's files are
-//! read, their rows put in the column's order in one sort, and written with the appends'
-//! Parquet settings; the commit is an `OPTIMIZE`, as deltalake's, that removes exactly the
-//! files read and changes no data.
+//! read a row group at a time, without the chunks their statistics show null throughout, their
+//! rows put in the column's order in one sort, and written with the appends' Parquet settings;
+//! the commit is an `OPTIMIZE`, as deltalake's, that removes exactly the files read and changes
+//! no data.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
