@@ -215,20 +215,22 @@ async fn read_partition(
             .map_err(|e| fail(&e))?;
         let parquet = metadata.metadata().clone();
         let descriptor = parquet.file_metadata().schema_descr();
-        // Statistics name leaves, the projection roots: they are the same columns only when
-        // no column is nested, as in every table ecomix writes. Otherwise everything is read.
-        let flat = descriptor.num_columns() == metadata.schema().fields().len();
-        // By field of `schema`: the file's column of that name, unless it is a partition column.
-        let roots: Vec<Option<usize>> = schema
+        // By field of `schema`: the file's column of that name (a root, for the projection),
+        // unless it is a partition column; and the column's leaf when the column is a plain
+        // value, whose null count is a count of null rows. A list's or a struct's leaves count
+        // null elements and fields, not rows: such a column is always read.
+        let columns_in_file: Vec<Option<(usize, Option<usize>)>> = schema
             .fields()
             .iter()
             .map(|field| {
-                let is_partition = partition_columns.iter().any(|p| p == field.name());
-                metadata
-                    .schema()
-                    .index_of(field.name())
-                    .ok()
-                    .filter(|_| !is_partition)
+                if partition_columns.iter().any(|p| p == field.name()) {
+                    return None;
+                }
+                let root = metadata.schema().index_of(field.name()).ok()?;
+                let leaf = descriptor.columns().iter().position(|leaf| {
+                    leaf.max_rep_level() == 0 && leaf.path().parts() == [field.name().as_str()]
+                });
+                Some((root, leaf))
             })
             .collect();
         for (index, group) in parquet.row_groups().iter().enumerate() {
@@ -236,20 +238,24 @@ async fn read_partition(
             if rows == 0 {
                 continue;
             }
-            let holds_values = |field: &Field, root: usize| {
-                !flat
-                    || field.name() == column
-                    || group
-                        .column(root)
-                        .statistics()
-                        .and_then(|s| s.null_count_opt())
-                        != Some(rows as u64)
+            let null_throughout = |leaf: usize| {
+                group
+                    .column(leaf)
+                    .statistics()
+                    .and_then(|s| s.null_count_opt())
+                    == Some(rows as u64)
             };
             let wanted: Vec<Option<usize>> = schema
                 .fields()
                 .iter()
-                .zip(&roots)
-                .map(|(field, root)| root.filter(|&r| holds_values(field, r)))
+                .zip(&columns_in_file)
+                .map(|(field, in_file)| match *in_file {
+                    Some((_, Some(leaf))) if field.name() != column && null_throughout(leaf) => {
+                        None
+                    }
+                    Some((root, _)) => Some(root),
+                    None => None,
+                })
                 .collect();
             let mask = ProjectionMask::roots(descriptor, wanted.iter().flatten().copied());
             let batches: Vec<RecordBatch> = ParquetRecordBatchStreamBuilder::new_with_metadata(
@@ -265,9 +271,15 @@ async fn read_partition(
             .await
             .map_err(|e| fail(&e))?;
             let Some(first) = batches.first() else {
-                continue;
+                return Err(fail(&format!("row group {index} gave no rows")));
             };
             let batch = concat_batches(&first.schema(), &batches).map_err(|e| fail(&e))?;
+            if batch.num_rows() != rows {
+                return Err(fail(&format!(
+                    "row group {index} gave {} rows, its metadata says {rows}",
+                    batch.num_rows()
+                )));
+            }
             let strict = CastOptions {
                 safe: false,
                 ..Default::default()
@@ -337,18 +349,19 @@ async fn write_sorted(
         .index_of(column)
         .map_err(|_| LakeError::query(table, format!("no column {column}")))?;
     let key_field = schema.field(key_index);
-    let key_parts = partition
-        .groups
-        .iter()
-        .map(|group| match &group.columns[key_index] {
-            Some(part) => part.clone(),
-            None => new_null_array(key_field.data_type(), group.rows),
-        })
-        .collect::<Vec<_>>();
-    let key_parts: Vec<&dyn Array> = key_parts.iter().map(|part| part.as_ref()).collect();
-    let key = concat(&key_parts).map_err(fail)?;
-    let order = sort_to_indices(&key, None, None).map_err(fail)?;
-    drop(key);
+    let order = {
+        let parts = partition
+            .groups
+            .iter()
+            .map(|group| match &group.columns[key_index] {
+                Some(part) => part.clone(),
+                None => new_null_array(key_field.data_type(), group.rows),
+            })
+            .collect::<Vec<_>>();
+        let parts: Vec<&dyn Array> = parts.iter().map(|part| part.as_ref()).collect();
+        let key = concat(&parts).map_err(fail)?;
+        sort_to_indices(&key, None, None).map_err(fail)?
+    };
     // Where each row group starts in the key: a row of the key is (group, row within it).
     let starts: Vec<usize> = partition
         .groups
@@ -738,5 +751,89 @@ mod tests {
             .unwrap();
         written.sort();
         assert_eq!(table_rows(&lake).await, written);
+    }
+
+    /// A list's leaf counts null elements, not null rows: a row group whose elements are all
+    /// null, though its lists are not, is read with its lists and keeps them.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_list_column_is_read_whatever_its_null_count() {
+        use deltalake::arrow::array::{AsArray, Int64Builder, ListBuilder};
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
+        let item = Arc::new(Field::new("item", DataType::Int64, true));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("day", DataType::Date32, true),
+            Field::new(
+                "instant",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                true,
+            ),
+            Field::new("tags", DataType::List(item), true),
+        ]));
+        // Two rows, written in reverse instant order: three leaf values, two of them null.
+        let mut tags = ListBuilder::new(Int64Builder::new());
+        tags.values().append_null();
+        tags.values().append_null();
+        tags.append(true);
+        tags.values().append_value(7);
+        tags.append(true);
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Date32Array::from(vec![FIRST_DAY, FIRST_DAY])),
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![2 * QUARTER_HOUR, QUARTER_HOUR])
+                        .with_timezone("UTC"),
+                ),
+                Arc::new(tags.finish()),
+            ],
+        )
+        .unwrap();
+        let mut appender = Appender::start(&lake, TABLE, schema, &["day"])
+            .await
+            .unwrap();
+        appender.write(batch).await.unwrap();
+        appender.commit(HashMap::new()).await.unwrap().unwrap();
+
+        let report = lake
+            .optimize(TABLE, &["instant".to_string()])
+            .await
+            .unwrap();
+        assert_eq!(report.files_added, 1);
+        let files = active_files(&lake).await;
+        let path = dir
+            .path()
+            .join("silver/sort_test")
+            .join(files.first().unwrap());
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        let mut read = Vec::new();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let instants = batch.column_by_name("instant").unwrap();
+            let instants = instants
+                .as_any()
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .unwrap();
+            let tags = batch.column_by_name("tags").unwrap().as_list::<i32>();
+            for row in 0..batch.num_rows() {
+                let values = tags.value(row);
+                let values = values.as_primitive::<deltalake::arrow::datatypes::Int64Type>();
+                read.push((
+                    instants.value(row),
+                    tags.is_valid(row),
+                    values.iter().collect::<Vec<_>>(),
+                ));
+            }
+        }
+        assert_eq!(
+            read,
+            [
+                (QUARTER_HOUR, true, vec![Some(7)]),
+                (2 * QUARTER_HOUR, true, vec![None, None]),
+            ]
+        );
     }
 }
