@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use delta_kernel::expressions::Scalar;
 use deltalake::arrow::array::ArrayRef;
-use deltalake::arrow::datatypes::{Field, SchemaRef};
+use deltalake::arrow::datatypes::{DataType, Field, SchemaRef};
 use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
@@ -453,20 +453,28 @@ pub(crate) fn fitted(
     mut missing: impl FnMut(&Field, usize) -> Result<ArrayRef, ArrowError>,
 ) -> Result<RecordBatch, ArrowError> {
     let rows = batch.num_rows();
-    let strict = deltalake::arrow::compute::CastOptions {
-        safe: false,
-        ..Default::default()
-    };
     let columns = schema
         .fields()
         .iter()
         .map(|field| match batch.column_by_name(field.name()) {
-            Some(c) if c.data_type() == field.data_type() => Ok(c.clone()),
-            Some(c) => deltalake::arrow::compute::cast_with_options(c, field.data_type(), &strict),
+            Some(c) => cast_strictly(c, field.data_type()),
             None => missing(field, rows),
         })
         .collect::<Result<Vec<_>, _>>()?;
     RecordBatch::try_new(schema.clone(), columns)
+}
+
+/// `column` as `to`: itself when it already is, else cast strictly (a value that does not fit
+/// is an error, never a silent null).
+pub(crate) fn cast_strictly(column: &ArrayRef, to: &DataType) -> Result<ArrayRef, ArrowError> {
+    if column.data_type() == to {
+        return Ok(column.clone());
+    }
+    let strict = deltalake::arrow::compute::CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    deltalake::arrow::compute::cast_with_options(column, to, &strict)
 }
 
 /// `schema` with `new` fields after its own.

@@ -16,9 +16,7 @@ use deltalake::DeltaTable;
 use deltalake::arrow::array::{
     Array, ArrayRef, RecordBatch, StringArray, UInt32Array, new_null_array,
 };
-use deltalake::arrow::compute::{
-    CastOptions, cast_with_options, concat, concat_batches, interleave, sort_to_indices, take,
-};
+use deltalake::arrow::compute::{concat, concat_batches, interleave, sort_to_indices, take};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::parquet::arrow::ProjectionMask;
 use deltalake::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
@@ -27,7 +25,7 @@ use deltalake::protocol::DeltaOperation;
 use ecomix_core::layout::TableRef;
 use futures::TryStreamExt;
 
-use crate::append::{Appender, BackgroundAppender, ROW_GROUP_ROWS};
+use crate::append::{Appender, BackgroundAppender, ROW_GROUP_ROWS, cast_strictly};
 use crate::maintenance::{OptimizeReport, partition_of};
 use crate::query::row_groups::StoreReader;
 use crate::{Lake, LakeError};
@@ -280,22 +278,15 @@ async fn read_partition(
                     batch.num_rows()
                 )));
             }
-            let strict = CastOptions {
-                safe: false,
-                ..Default::default()
-            };
             let columns = schema
                 .fields()
                 .iter()
                 .zip(&wanted)
                 .map(|(field, wanted)| {
-                    let Some(read) = wanted.and_then(|_| batch.column_by_name(field.name())) else {
-                        return Ok(None);
-                    };
-                    if read.data_type() == field.data_type() {
-                        return Ok(Some(read.clone()));
-                    }
-                    cast_with_options(read, field.data_type(), &strict).map(Some)
+                    wanted
+                        .and_then(|_| batch.column_by_name(field.name()))
+                        .map(|read| cast_strictly(read, field.data_type()))
+                        .transpose()
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| fail(&e))?;
@@ -320,11 +311,8 @@ fn repeated(
     if field.data_type() == &DataType::Utf8 {
         return Ok(crate::repeated_text(value, rows));
     }
-    let strict = CastOptions {
-        safe: false,
-        ..Default::default()
-    };
-    let one = cast_with_options(&StringArray::from(vec![value]), field.data_type(), &strict)?;
+    let one: ArrayRef = Arc::new(StringArray::from(vec![value]));
+    let one = cast_strictly(&one, field.data_type())?;
     take(&one, &UInt32Array::from(vec![0u32; rows]), None)
 }
 
