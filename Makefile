@@ -22,7 +22,7 @@ fuzz: ## Fuzz the sniffer and parsers for FUZZ_SECONDS (60) on FUZZ_TARGET (all|
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} $(CARGO) test --test fuzz -- --ignored --nocapture fuzz_the_parsers
 
 bench: ## Each step and the whole job at three scales (time, rows/s, MB/s, peak RSS), and the Python reference; BENCH_PROFILE=dev (default) or release.
-	$(CARGO) build --quiet --profile $(BENCH_PROFILE)
+	$(CARGO) build --quiet --profile $(BENCH_PROFILE) --bins --examples
 	BENCH_PROFILE=$(BENCH_PROFILE) scripts/bench.py
 
 lint: ## Formatting and clippy, warnings as errors.

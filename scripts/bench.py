@@ -14,8 +14,11 @@ job, at each scale: into a fresh lake, each step on its own (ingest, transform, 
 optimize), then `ecomix run` end to end, then `ecomix run` with the pipeline's optimize off (the
 reference's work), then the Python reference (scripts/reference_pipeline.py: the same ingest ->
 silver -> gold with Polars and deltalake, no optimize) on the same input:
-wall time, rows/s, MB/s, peak RSS, output size and the ratios; JOB_RUNS times for the real
-files, HISTORY_RUNS (1) for the synthetic ones. At the synthetic scales, also the incremental
+wall time, rows/s, MB/s, peak RSS, output size and the ratios; and the floor (examples/floor.rs,
+built by `make bench`): the CPU time of the work no run can leave out (hashing and parsing the
+input, arrow-rs encoding bronze and silver, reading bronze back) over the cores, which bounds
+how fast any run, and so the ratio to the reference, can get on this machine. JOB_RUNS times
+for the real files, HISTORY_RUNS (1) for the synthetic ones. At the synthetic scales, also the incremental
 daily run: `ecomix run` of the next day's real-time file on top of the whole history.
 The synthetic files are generated once by `ecomix synth` into BENCH_CACHE (~/.cache/ecomix-bench).
 """
@@ -37,6 +40,8 @@ TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 # BENCH_PROFILE=release measures what `cargo install` gives users (no faster here, docs/performance.md).
 PROFILE = os.environ.get("BENCH_PROFILE", "dev")
 BINARY = TARGET / ("debug" if PROFILE == "dev" else PROFILE) / "ecomix"
+# examples/floor.rs: the least time the run's work can take on this machine (the `floor` line).
+FLOOR = BINARY.parent / "examples" / "floor"
 RUNS = int(os.environ.get("RUNS", "5"))
 JOB_RUNS = int(os.environ.get("JOB_RUNS", "3"))
 HISTORY_RUNS = int(os.environ.get("HISTORY_RUNS", "1"))
@@ -105,7 +110,7 @@ def bench_job(label, files, runs, python=True, daily=None):
     names = list(map(str, files))
     warm_page_cache(files)
     steps = {step: [] for step in STEP_OUTPUT}
-    whole, same_work, python_runs, incremental = [], [], [], []
+    whole, same_work, python_runs, incremental, floors = [], [], [], [], []
     for _ in range(runs):
         lake = tempfile.mkdtemp(prefix="ecomix-bench-")
         try:
@@ -131,6 +136,10 @@ def bench_job(label, files, runs, python=True, daily=None):
             seconds, peak, report, cpu = timed(lake, "--pipeline", pipeline, "run", *names)
             same_work.append((seconds, peak, report, lake_bytes(lake, ("bronze.", "silver.", "gold.")),
                               cpu))
+            if FLOOR.exists():
+                floor_path = os.path.join(lake, "floor.json")
+                timed_command([str(FLOOR), lake, *names], floor_path)
+                floors.append(json.loads(pathlib.Path(floor_path).read_text()))
         finally:
             shutil.rmtree(lake, ignore_errors=True)
         if python:
@@ -167,6 +176,19 @@ def bench_job(label, files, runs, python=True, daily=None):
     line("run, no optimize", median(same_work))
     seconds = median(whole)[0]
     no_optimize = median(same_work)[0]
+    floor = None
+    if floors:
+        floor = sorted(floors, key=lambda f: f["floor_s"])[len(floors) // 2]
+        parts = " + ".join(f"{p['part']} {p['cpu_s']:.2f}" for p in floor["parts"])
+        print(f"  {'floor':<22} {floor['floor_s']:8.2f}   = ({parts}) CPU s / {floor['cores']} cores: "
+              f"the work no run can leave out (examples/floor.rs); the run without optimize "
+              f"took {no_optimize / floor['floor_s']:.2f}x that")
+        print(f"  {'bare floor':<22} {floor['bare_floor_s']:8.2f}   the same with bronze and silver "
+              f"encoded without compression or statistics (files "
+              f"{sum(p.get('bare_bytes', 0) for p in floor['parts']) / 1e6:,.0f} MB instead of "
+              f"{sum(p.get('bytes', 0) for p in floor['parts']) / 1e6:,.0f} MB, no data skipping)")
+    else:
+        print(f"  floor: not measured ({FLOOR} is missing: `cargo build --examples`)")
     if python_runs:
         reference = median(python_runs)
         line("python reference", reference)
@@ -177,10 +199,18 @@ def bench_job(label, files, runs, python=True, daily=None):
               f"optimize: ingest + transform + gold, one process); peak RSS "
               f"{py_peak / median(whole)[1]:.1f}x; CPU time (user + sys) for the same work "
               f"{py_cpu / same_cpu:.1f}x")
+        if floor:
+            print(f"  ratio python / floor: {py_seconds / floor['floor_s']:.1f}x, the most any run "
+                  f"could reach here ({py_seconds / floor['bare_floor_s']:.1f}x with the bare "
+                  f"encodings)")
         if len(python_runs) > 1:
             pairs = ", ".join(f"{p[0]:.1f} s / {e[0]:.2f} s = {p[0] / e[0]:.1f}x"
                               for p, e in zip(python_runs, same_work))
             print(f"  each run, reference / ecomix run without optimize: {pairs}")
+            if len(floors) == len(python_runs):
+                pairs = ", ".join(f"{p[0]:.1f} s / {f['floor_s']:.2f} s = {p[0] / f['floor_s']:.1f}x"
+                                  for p, f in zip(python_runs, floors))
+                print(f"  each run, reference / floor: {pairs}")
     else:
         print(f"  python reference: not run at this scale ({python_skip_reason})")
     if incremental:

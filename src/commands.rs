@@ -602,7 +602,7 @@ async fn run(
                 seconds: step_started.elapsed().as_secs_f64(),
                 peak_rss_mib: ecomix_core::peak_rss_mib(),
             });
-            crate::release_memory();
+            crate::allocator::release_memory();
             step_started = Instant::now();
         };
     let mut record = run_record("run", &run_id, started_at);
