@@ -8,5 +8,5 @@ mod transform;
 
 pub use transform::{
     DEFAULT_BATCH_ROWS, ECO2MIX_QUARANTINE, ECO2MIX_SILVER, Partitioning, Progress, SilverError,
-    TransformOptions, TransformReport, bronze_columns, transform,
+    TransformOptions, TransformReport, scan_bronze, transform,
 };

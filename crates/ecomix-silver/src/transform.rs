@@ -1409,10 +1409,18 @@ static ROW_COLUMNS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock
         .collect()
 });
 
-/// The bronze columns transform reads, and those of them it reads even where a row group holds
-/// them null throughout (for tools that measure that read, such as the bench's floor).
-pub fn bronze_columns() -> (&'static [&'static str], &'static [&'static str]) {
-    (&ROW_COLUMNS, &KEY_COLUMNS)
+/// Bronze's rows dated within `ranges` (days since 1970, half-open), as transform reads them:
+/// the columns silver is built from, each row group without the measures it holds null
+/// throughout. `None` when bronze needs a Delta feature this reader leaves to DataFusion. Public
+/// for the bench's floor (examples/floor.rs), which times this very read.
+pub async fn scan_bronze(
+    bronze: &Snapshot,
+    ranges: Vec<(i32, i32)>,
+) -> Result<Option<futures::stream::BoxStream<'static, Result<RecordBatch, LakeError>>>, LakeError>
+{
+    bronze
+        .scan_row_groups(&ROW_COLUMNS, &KEY_COLUMNS, "date", ranges)
+        .await
 }
 
 /// Bronze batches queued ahead of pass 2: the next ones are decoded while rows are built.
@@ -1432,10 +1440,7 @@ async fn bronze_rows(
         .map(|(start, end)| (date_to_date32(*start), date_to_date32(*end)))
         .collect();
     let read = |e: &dyn std::fmt::Display| SilverError::Read(format!("reading bronze: {e}"));
-    let mut stream = match bronze
-        .scan_row_groups(&ROW_COLUMNS, &KEY_COLUMNS, "date", ranges)
-        .await?
-    {
+    let mut stream = match scan_bronze(bronze, ranges).await? {
         Some(stream) => stream
             .map(move |b| b.map_err(|e| Box::new(SilverError::from(e))))
             .boxed(),
