@@ -212,6 +212,7 @@ pub async fn transform(
     let Some(bronze) = lake.snapshot(ECO2MIX_BRONZE).await? else {
         return Ok(report);
     };
+    let bronze = bronze.for_repeated_queries();
     let bronze_version = bronze.version();
     let seen = if options.full {
         None
