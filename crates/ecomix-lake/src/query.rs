@@ -603,25 +603,8 @@ mod tests {
     /// query read stay in its cache, without page indexes, and the next one is served from them.
     #[tokio::test(flavor = "multi_thread")]
     async fn a_snapshots_queries_share_the_footers_they_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("date", DataType::Date32, true),
-            Field::new("value", DataType::Float64, true),
-        ]));
-        for days in [0..10, 20..30] {
-            let days: Vec<i32> = days.collect();
-            let values: Vec<f64> = days.iter().map(|&d| f64::from(d) * 1.5).collect();
-            let batch = RecordBatch::try_new(
-                schema.clone(),
-                vec![
-                    Arc::new(Date32Array::from(days)),
-                    Arc::new(Float64Array::from(values)),
-                ],
-            )
-            .unwrap();
-            crate::append::append_once(&lake, TABLE, batch).await;
-        }
+        let days = |range: std::ops::Range<i32>| range.map(Some).collect();
+        let (_dir, lake) = dated_values(vec![days(0..10), days(20..30)], |d| d * 1.5).await;
         let snapshot = lake
             .snapshot(TABLE)
             .await
@@ -662,19 +645,23 @@ mod tests {
         );
     }
 
-    /// The days a scan of `ranges` returns from two files: days 0-9 with a null day among them,
-    /// and days 20-29.
-    async fn days_scanned(ranges: Vec<(i32, i32)>) -> Vec<i32> {
+    /// A lake whose `TABLE` holds a file per entry of `files`: a `date` per day, and a `value`
+    /// of `value(day)` (null on a null day).
+    async fn dated_values(
+        files: Vec<Vec<Option<i32>>>,
+        value: fn(f64) -> f64,
+    ) -> (tempfile::TempDir, Lake) {
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::new(dir.path().to_str().unwrap()).unwrap();
         let schema = Arc::new(Schema::new(vec![
             Field::new("date", DataType::Date32, true),
             Field::new("value", DataType::Float64, true),
         ]));
-        let with_null: Vec<Option<i32>> = (0..10).map(Some).chain([None]).collect();
-        let without: Vec<Option<i32>> = (20..30).map(Some).collect();
-        for days in [with_null, without] {
-            let values: Vec<Option<f64>> = days.iter().map(|d| d.map(f64::from)).collect();
+        for days in files {
+            let values: Vec<Option<f64>> = days
+                .iter()
+                .map(|d| d.map(|d| value(f64::from(d))))
+                .collect();
             let batch = RecordBatch::try_new(
                 schema.clone(),
                 vec![
@@ -685,6 +672,15 @@ mod tests {
             .unwrap();
             crate::append::append_once(&lake, TABLE, batch).await;
         }
+        (dir, lake)
+    }
+
+    /// The days a scan of `ranges` returns from two files: days 0-9 with a null day among them,
+    /// and days 20-29.
+    async fn days_scanned(ranges: Vec<(i32, i32)>) -> Vec<i32> {
+        let with_null: Vec<Option<i32>> = (0..10).map(Some).chain([None]).collect();
+        let without: Vec<Option<i32>> = (20..30).map(Some).collect();
+        let (_dir, lake) = dated_values(vec![with_null, without], |d| d).await;
         let snapshot = lake.snapshot(TABLE).await.unwrap().unwrap();
         let batches: Vec<RecordBatch> = snapshot
             .scan_row_groups(&["value"], &["date"], "date", ranges)
