@@ -498,10 +498,16 @@ mod tests {
     }
 
     async fn append(lake: &Lake, rows: &[Row], extra: bool) {
-        let batch = batch_of(rows, extra);
+        append_batch(lake, batch_of(rows, extra), &[]).await;
+    }
+
+    /// One committed append of `batch` to `TABLE`, partitioned by day, `dictionary` columns
+    /// dictionary-encoded as ecomix's appends do.
+    async fn append_batch(lake: &Lake, batch: RecordBatch, dictionary: &[&str]) {
         let mut append = Appender::start(lake, TABLE, batch.schema(), &["day"])
             .await
-            .unwrap();
+            .unwrap()
+            .with_dictionary_columns(dictionary);
         append.write(batch).await.unwrap();
         append.commit(HashMap::new()).await.unwrap().unwrap();
     }
@@ -670,13 +676,7 @@ mod tests {
             row.4 = None;
         }
         // With the appends' settings, so that the files have their row groups.
-        let batch = batch_of(&written, true);
-        let mut appender = Appender::start(&lake, TABLE, batch.schema(), &["day"])
-            .await
-            .unwrap()
-            .with_dictionary_columns(&["label"]);
-        appender.write(batch).await.unwrap();
-        appender.commit(HashMap::new()).await.unwrap().unwrap();
+        append_batch(&lake, batch_of(&written, true), &["label"]).await;
 
         // Each day's rows in the order written, cut into row groups: (rows, any extra).
         let mut expected = Vec::new();
@@ -777,11 +777,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let mut appender = Appender::start(&lake, TABLE, schema, &["day"])
-            .await
-            .unwrap();
-        appender.write(batch).await.unwrap();
-        appender.commit(HashMap::new()).await.unwrap().unwrap();
+        append_batch(&lake, batch, &[]).await;
 
         let report = lake
             .optimize(TABLE, &["instant".to_string()])
