@@ -16,10 +16,10 @@ use chrono::{Datelike, NaiveDate, Timelike};
 use deltalake::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Int32Builder, Int64Array,
     Int64Builder, StringArray, StringBuilder, StringViewArray, TimestampMicrosecondArray,
-    UInt32Array,
+    new_null_array,
 };
 use deltalake::arrow::buffer::{BooleanBuffer, NullBuffer};
-use deltalake::arrow::compute::{cast, filter_record_batch, take};
+use deltalake::arrow::compute::{FilterBuilder, cast, filter_record_batch};
 use deltalake::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
 use deltalake::arrow::record_batch::RecordBatch;
 use ecomix_core::catalogue::{self, Family};
@@ -307,10 +307,9 @@ pub async fn transform(
         let batch: &Batch = &batches[number];
         AbortOnDrop(tokio::spawn(decide(
             bronze.clone(),
-            period_filter(&batch.periods),
+            batch.periods.clone(),
             ends.clone(),
             batch.rows,
-            batch_span(&batch.periods),
         )))
     };
     add_measured_ends(&bronze, &batches[0].files, Arc::make_mut(&mut ends)).await?;
@@ -729,16 +728,34 @@ fn period_filter(periods: &BTreeMap<String, (NaiveDate, NaiveDate)>) -> String {
 /// instant), by locator, the rows set aside, and how many rows were read.
 async fn decide(
     bronze: Snapshot,
-    filter: String,
+    periods: BTreeMap<String, (NaiveDate, NaiveDate)>,
     ends: Arc<HashMap<String, Option<String>>>,
     expected_rows: usize,
-    span: Option<(NaiveDate, NaiveDate)>,
 ) -> Result<(Verdicts, Quarantined, usize), SilverError> {
-    let mut plan = Plan::new(ends, expected_rows, span);
-    let sql = format!(
-        "SELECT perimetre, nature, date, heure, _source_sha256, _source_row FROM t {filter}"
-    );
-    let mut stream = bronze.query_stream(&sql).await?;
+    let mut plan = Plan::new(ends, expected_rows, batch_span(&periods));
+    let scan = bronze
+        .scan_row_groups(
+            &DECISION_COLUMNS,
+            &DECISION_COLUMNS,
+            "date",
+            date_ranges(&periods),
+        )
+        .await?;
+    let mut stream = match scan {
+        Some(stream) => stream.map(|b| b.map_err(|e| e.to_string())).boxed(),
+        None => {
+            let sql = format!(
+                "SELECT {} FROM t {}",
+                DECISION_COLUMNS.join(", "),
+                period_filter(&periods)
+            );
+            bronze
+                .query_stream(&sql)
+                .await?
+                .map(|b| b.map_err(|e| e.to_string()))
+                .boxed()
+        }
+    };
     let mut rows = 0;
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(|e| SilverError::Read(format!("reading bronze: {e}")))?;
@@ -747,6 +764,24 @@ async fn decide(
     }
     let (verdicts, quarantined) = plan.finish();
     Ok((verdicts, quarantined, rows))
+}
+
+/// The bronze columns pass 1 decides from.
+const DECISION_COLUMNS: [&str; 6] = [
+    "perimetre",
+    "nature",
+    "date",
+    "heure",
+    "_source_sha256",
+    "_source_row",
+];
+
+/// `periods` as half-open ranges of days since 1970, the row-group reader's.
+fn date_ranges(periods: &BTreeMap<String, (NaiveDate, NaiveDate)>) -> Vec<(i32, i32)> {
+    periods
+        .values()
+        .map(|(start, end)| (date_to_date32(*start), date_to_date32(*end)))
+        .collect()
 }
 
 /// A spawned task that stops when its handle is dropped: a run that fails does not leave the
@@ -913,12 +948,19 @@ impl Plan {
     }
 
     fn add_keys(&mut self, batch: &RecordBatch) {
-        let perimetre = string_column(&batch.columns()[0]);
-        let nature = string_column(&batch.columns()[1]);
-        let dates = batch.columns()[2].as_primitive::<Date32Type>().clone();
-        let heure = string_column(&batch.columns()[3]);
-        let sha = string_column(&batch.columns()[4]);
-        let row = batch.columns()[5].as_primitive::<Int64Type>().clone();
+        let text = |name| string_column(&bronze_column(batch, name));
+        let (perimetre, nature, heure, sha) = (
+            text("perimetre"),
+            text("nature"),
+            text("heure"),
+            text("_source_sha256"),
+        );
+        let dates = bronze_column(batch, "date")
+            .as_primitive::<Date32Type>()
+            .clone();
+        let row = bronze_column(batch, "_source_row")
+            .as_primitive::<Int64Type>()
+            .clone();
         // Rows come in long runs from one document and one perimeter: remember the last ids.
         let mut last_sha: Option<(&str, u32)> = None;
         let mut last_perimetre: Option<(&str, u32)> = None;
@@ -1259,11 +1301,27 @@ fn assemble(
         }
         _ => None,
     };
-    let indices = run.is_none().then(|| UInt32Array::from(keep.to_vec()));
-    let pick = |array: &dyn Array| match (run, &indices) {
-        (Some(first), _) => array.slice(first, keep.len()),
-        (None, Some(indices)) => take(array, indices, None).expect("indices are in range"),
-        (None, None) => unreachable!("indices exist when the rows are not one run"),
+    // Otherwise a filter, planned once for every column: it copies runs of kept rows whole,
+    // where `take` gathered value by value and null bit by null bit.
+    let filter = run.is_none().then(|| {
+        let mut kept = vec![false; bronze.dates.len()];
+        for &row in &keep {
+            kept[row as usize] = true;
+        }
+        FilterBuilder::new(&BooleanArray::from(kept))
+            .optimize()
+            .build()
+    });
+    let pick = |array: &dyn Array| -> ArrayRef {
+        match (run, &filter) {
+            (Some(first), _) => array.slice(first, keep.len()),
+            // Most measures are null throughout a batch (a region publishes few of them).
+            (None, Some(_)) if array.null_count() == array.len() => {
+                new_null_array(array.data_type(), keep.len())
+            }
+            (None, Some(filter)) => filter.filter(array).expect("the mask fits the batch"),
+            (None, None) => unreachable!("a filter exists when the rows are not one run"),
+        }
     };
     let text = |array: &ArrayRef| -> ArrayRef {
         cast(&pick(array.as_ref()), &DataType::Utf8).expect("text casts to Utf8")
@@ -1436,12 +1494,8 @@ async fn bronze_rows(
     periods: &BTreeMap<String, (NaiveDate, NaiveDate)>,
     filter: &str,
 ) -> Result<(BronzeBatches, AbortOnDrop<Result<(), SilverError>>), SilverError> {
-    let ranges: Vec<(i32, i32)> = periods
-        .values()
-        .map(|(start, end)| (date_to_date32(*start), date_to_date32(*end)))
-        .collect();
     let read = |e: &dyn std::fmt::Display| SilverError::Read(format!("reading bronze: {e}"));
-    let mut stream = match scan_bronze(bronze, ranges).await? {
+    let mut stream = match scan_bronze(bronze, date_ranges(periods)).await? {
         Some(stream) => stream
             .map(move |b| b.map_err(|e| Box::new(SilverError::from(e))))
             .boxed(),
@@ -1476,6 +1530,18 @@ async fn bronze_rows(
 /// Bronze batches as pass 2 receives them; an error is boxed, as it travels with every batch.
 type BronzeBatches = tokio::sync::mpsc::Receiver<Result<RecordBatch, Box<SilverError>>>;
 
+/// A bronze batch's column `name`; a text column the batch lacks is null on every row (a row
+/// group read without the columns it holds null throughout, or a file older than the column).
+fn bronze_column(batch: &RecordBatch, name: &str) -> ArrayRef {
+    match batch.column_by_name(name) {
+        Some(c) => c.clone(),
+        None if name == "date" || name == "_source_row" => {
+            panic!("bronze rows always have {name}")
+        }
+        None => new_null_array(&DataType::Utf8, batch.num_rows()),
+    }
+}
+
 /// Typed views of a bronze batch's columns.
 struct BronzeColumns {
     perimetre_array: ArrayRef,
@@ -1497,16 +1563,8 @@ impl BronzeColumns {
     /// does not hold, or a file older than the column.
     fn new(batch: &RecordBatch) -> Self {
         let n = batch.num_rows();
-        let nulls_f64 = deltalake::arrow::array::new_null_array(&DataType::Float64, n);
-        let column = |name: &str| -> ArrayRef {
-            match batch.column_by_name(name) {
-                Some(c) => c.clone(),
-                None if name == "date" || name == "_source_row" => {
-                    panic!("bronze rows always have {name}")
-                }
-                None => deltalake::arrow::array::new_null_array(&DataType::Utf8, n),
-            }
-        };
+        let nulls_f64 = new_null_array(&DataType::Float64, n);
+        let column = |name: &str| bronze_column(batch, name);
         let measure = |name: &str| -> ArrayRef {
             match batch.column_by_name(name) {
                 Some(c) => c.clone(),
