@@ -589,19 +589,7 @@ mod tests {
             crate::append::append_once(&lake, TABLE, batch).await;
         }
         let snapshot = lake.snapshot(TABLE).await.unwrap().unwrap();
-        let scan = |ranges: Vec<(i32, i32)>| {
-            let snapshot = snapshot.clone();
-            async move {
-                snapshot
-                    .scan_row_groups(&["date", "label", "value"], &["date"], "date", ranges)
-                    .await
-                    .unwrap()
-                    .expect("a reader-version-1 table")
-                    .try_collect::<Vec<_>>()
-                    .await
-                    .unwrap()
-            }
-        };
+        let scan = |ranges| scanned(&snapshot, &["date", "label", "value"], ranges);
         let batches = scan(vec![(5, 8), (100, 102)]).await;
         let mut rows: Vec<(i32, Option<f64>, String)> = Vec::new();
         for batch in &batches {
@@ -645,14 +633,7 @@ mod tests {
     /// query read stay in its cache, without page indexes, and the next one is served from them.
     #[tokio::test(flavor = "multi_thread")]
     async fn a_snapshots_queries_share_the_footers_they_read() {
-        let days = |range: std::ops::Range<i32>| range.map(Some).collect();
-        let (_dir, lake) = dated_values(vec![days(0..10), days(20..30)], |d| d * 1.5).await;
-        let snapshot = lake
-            .snapshot(TABLE)
-            .await
-            .unwrap()
-            .unwrap()
-            .for_repeated_queries();
+        let (_dir, snapshot) = repeated_snapshot().await;
         let footers = snapshot
             .runtime
             .as_ref()
@@ -685,6 +666,35 @@ mod tests {
             [1, 1],
             "the second query read the footers from the cache"
         );
+    }
+
+    /// `scan_row_groups` of `columns` (the date always read) in `ranges`, collected.
+    async fn scanned(
+        snapshot: &Snapshot,
+        columns: &[&str],
+        ranges: Vec<(i32, i32)>,
+    ) -> Vec<RecordBatch> {
+        snapshot
+            .scan_row_groups(columns, &["date"], "date", ranges)
+            .await
+            .unwrap()
+            .expect("a reader-version-1 table")
+            .try_collect()
+            .await
+            .unwrap()
+    }
+
+    /// A snapshot for repeated queries of two files: days 0-9 and 20-29, `value` = 1.5 × day.
+    async fn repeated_snapshot() -> (tempfile::TempDir, Snapshot) {
+        let days = |range: std::ops::Range<i32>| range.map(Some).collect();
+        let (dir, lake) = dated_values(vec![days(0..10), days(20..30)], |d| d * 1.5).await;
+        let snapshot = lake
+            .snapshot(TABLE)
+            .await
+            .unwrap()
+            .unwrap()
+            .for_repeated_queries();
+        (dir, snapshot)
     }
 
     /// A lake whose `TABLE` holds a file per entry of `files`: a `date` per day, and a `value`
@@ -724,14 +734,7 @@ mod tests {
         let without: Vec<Option<i32>> = (20..30).map(Some).collect();
         let (_dir, lake) = dated_values(vec![with_null, without], |d| d).await;
         let snapshot = lake.snapshot(TABLE).await.unwrap().unwrap();
-        let batches: Vec<RecordBatch> = snapshot
-            .scan_row_groups(&["value"], &["date"], "date", ranges)
-            .await
-            .unwrap()
-            .expect("a reader-version-1 table")
-            .try_collect()
-            .await
-            .unwrap();
+        let batches = scanned(&snapshot, &["value"], ranges).await;
         let mut days: Vec<i32> = Vec::new();
         for batch in &batches {
             let dates = batch.column_by_name("date").unwrap();
@@ -834,23 +837,9 @@ mod tests {
     /// its offset index, once: the second scan reads the footers kept by the first.
     #[tokio::test(flavor = "multi_thread")]
     async fn row_group_scans_of_a_snapshot_keep_the_footers_they_decode() {
-        let days = |range: std::ops::Range<i32>| range.map(Some).collect();
-        let (_dir, lake) = dated_values(vec![days(0..10), days(20..30)], |d| d * 1.5).await;
-        let snapshot = lake
-            .snapshot(TABLE)
-            .await
-            .unwrap()
-            .unwrap()
-            .for_repeated_queries();
+        let (_dir, snapshot) = repeated_snapshot().await;
         let scan = async || -> Vec<i32> {
-            let batches: Vec<RecordBatch> = snapshot
-                .scan_row_groups(&["date", "value"], &["date"], "date", vec![(5, 22)])
-                .await
-                .unwrap()
-                .expect("a reader-version-1 table")
-                .try_collect()
-                .await
-                .unwrap();
+            let batches = scanned(&snapshot, &["date", "value"], vec![(5, 22)]).await;
             let mut dates: Vec<i32> = batches
                 .iter()
                 .flat_map(|b| {
