@@ -203,3 +203,93 @@ fn globs_expand_and_a_pattern_matching_nothing_is_an_error() {
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("no file matches"));
 }
+
+/// Inputs are ingested year by year (the year their names give, names without one last),
+/// whatever the order they are given in. Four different files given newest first are read two
+/// at a time, each pair written to a bronze file of its own in the order read: the pairs are
+/// the two oldest, then the two newest.
+#[test]
+fn inputs_are_ingested_year_by_year() {
+    let lake = tempfile::tempdir().unwrap();
+    let inputs = tempfile::tempdir().unwrap();
+    let data = repo_root().join("data");
+    let copies = [
+        ("eCO2mix_RTE_En-cours-TR.xls", "current.xls"),
+        ("eCO2mix_RTE_Annuel-Definitif_2024.xls", "national_2019.xls"),
+        (
+            "eCO2mix_RTE_Bretagne_En-cours-Consolide.xls",
+            "region_2015.xls",
+        ),
+        ("eco2mix-national-tr.csv", "portal_2017.csv"),
+    ];
+    let mut args = vec!["ingest".to_string()];
+    for (source, name) in copies {
+        let path = inputs.path().join(name);
+        std::fs::copy(data.join(source), &path).unwrap();
+        args.push(path.display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = run(lake.path(), &args);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+
+    let mut written: Vec<Vec<String>> = parquet_files(&lake.path().join("bronze/eco2mix_bronze"))
+        .iter()
+        .map(|file| {
+            let mut names: Vec<String> = Vec::new();
+            for name in column_in_order(file, "_source_file") {
+                let name = name.rsplit('/').next().unwrap().to_string();
+                if names.last() != Some(&name) {
+                    names.push(name);
+                }
+            }
+            names
+        })
+        .collect();
+    written.sort();
+    assert_eq!(
+        written,
+        [
+            ["national_2019.xls", "current.xls"],
+            ["region_2015.xls", "portal_2017.csv"],
+        ]
+    );
+}
+
+/// The Parquet files under `dir`, at any depth.
+fn parquet_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(parquet_files(&path));
+        } else if path.extension().is_some_and(|e| e == "parquet") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// A text column of a Parquet file, in the order of its rows.
+fn column_in_order(file: &std::path::Path, column: &str) -> Vec<String> {
+    use deltalake::parquet::arrow::ProjectionMask;
+    use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap()).unwrap();
+    let leaf = builder
+        .parquet_schema()
+        .columns()
+        .iter()
+        .position(|c| c.name() == column)
+        .unwrap();
+    let mask = ProjectionMask::leaves(builder.parquet_schema(), [leaf]);
+    let batches: Vec<deltalake::arrow::record_batch::RecordBatch> = builder
+        .with_projection(mask)
+        .build()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    strings(&batches, 0)
+        .into_iter()
+        .map(Option::unwrap)
+        .collect()
+}

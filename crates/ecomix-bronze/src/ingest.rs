@@ -165,18 +165,24 @@ fn push_path(path: &Path, inputs: &mut Vec<Input>, errors: &mut Vec<InputError>)
     }
 }
 
+/// Orders inputs year by year (see [`year_of`]), keeping their order within a year.
+///
+/// Then each of bronze's row groups holds one year of several perimeters rather than several
+/// years of one: transform reads bronze a few months at a time, and in name order (a region's
+/// fourteen years, then the next region's) a row group spanned four years at the median and was
+/// read again by every batch of months in them. At 10x the full history, transform took 29.5 s
+/// instead of 24.7 s. The tables' rows do not depend on the order, except, as before, the name
+/// the rows carry when one run is given the same content under two names; the report's order
+/// does.
+fn in_year_order(inputs: &mut [Input]) {
+    inputs.sort_by_cached_key(|input| year_of(&input.name()));
+}
+
 /// The year a file's name gives (its first four-digit number from 1900 to 2099), `u16::MAX`
 /// when it gives none (RTE's current-year files, the portal's exports).
-///
-/// Inputs are ingested year by year, in their order within a year, so that each of bronze's
-/// row groups holds one year of several perimeters rather than several years of one: transform
-/// reads bronze a few months at a time, and in name order (a region's fourteen years, then the
-/// next region's) a row group spanned four years at the median, read again by every batch of
-/// months in them. At 10x the full history, transform took 29.5 s instead of 25.6 s. The order
-/// changes nothing else: one run's files land in one commit.
 fn year_of(name: &str) -> u16 {
-    let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let file = file.split('?').next().unwrap_or(file);
+    let path = name.split(['?', '#']).next().unwrap_or(name);
+    let file = path.rsplit(['/', '\\']).next().unwrap_or(path);
     let bytes = file.as_bytes();
     let mut start = 0;
     while start < bytes.len() {
@@ -270,7 +276,7 @@ pub async fn ingest(
     let ms = || started.elapsed().as_secs_f64() * 1e3;
     let (inputs, mut errors) = resolve_inputs(arguments);
     let mut inputs = list_objects(lake, inputs, &mut errors).await;
-    inputs.sort_by_key(|input| year_of(&input.name()));
+    in_year_order(&mut inputs);
     let known = Arc::new(Mutex::new(if options.force {
         HashSet::new()
     } else {
@@ -617,6 +623,7 @@ mod tests {
         assert_eq!(year_of("Site-12345_2014.xls"), 2014);
         assert_eq!(year_of("Site-0117_Annuel-Definitif_2016.xls"), 2016);
         assert_eq!(year_of("az://c/x_2015.csv?sv=2024-05-04&sig=x"), 2015);
+        assert_eq!(year_of("https://h/export?file=a/b_2016"), u16::MAX);
         let mut names = vec![
             "eCO2mix_RTE_Annuel-Definitif_2013.xls",
             "eCO2mix_RTE_Annuel-Definitif_2012.xls",

@@ -19,7 +19,7 @@ use deltalake::arrow::array::{
     new_null_array,
 };
 use deltalake::arrow::buffer::{BooleanBuffer, NullBuffer};
-use deltalake::arrow::compute::{FilterBuilder, cast, filter_record_batch};
+use deltalake::arrow::compute::{FilterBuilder, FilterPredicate, cast, filter_record_batch};
 use deltalake::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
 use deltalake::arrow::record_batch::RecordBatch;
 use ecomix_core::catalogue::{self, Family};
@@ -1277,7 +1277,54 @@ struct KeptRows {
     zeroes: Vec<(usize, usize)>,
 }
 
-/// The silver batch of the kept rows, column by column (Arrow's `take`), with the measures a
+/// The kept rows of a bronze batch, picked from each of its columns.
+///
+/// Kept rows are strictly ascending; usually a run of consecutive rows, which a slice shares
+/// without copying ninety columns. Otherwise a filter, planned once for every column: it copies
+/// runs of kept rows whole, where `take` gathered value by value and null bit by null bit (11 %
+/// of transform at 10x).
+enum Picker {
+    Run { first: usize, len: usize },
+    Filter(FilterPredicate),
+}
+
+impl Picker {
+    /// `keep`: the kept rows, strictly ascending, of a batch of `rows` rows.
+    fn new(keep: &[u32], rows: usize) -> Self {
+        match (keep.first(), keep.last()) {
+            (Some(&first), Some(&last)) if (last - first) as usize + 1 == keep.len() => {
+                Picker::Run {
+                    first: first as usize,
+                    len: keep.len(),
+                }
+            }
+            _ => {
+                let mut kept = vec![false; rows];
+                for &row in keep {
+                    kept[row as usize] = true;
+                }
+                Picker::Filter(
+                    FilterBuilder::new(&BooleanArray::from(kept))
+                        .optimize()
+                        .build(),
+                )
+            }
+        }
+    }
+
+    fn pick(&self, array: &dyn Array) -> ArrayRef {
+        match self {
+            Picker::Run { first, len } => array.slice(*first, *len),
+            // Most measures are null throughout a batch (a region publishes few of them).
+            Picker::Filter(filter) if array.null_count() == array.len() => {
+                new_null_array(array.data_type(), filter.count())
+            }
+            Picker::Filter(filter) => filter.filter(array).expect("the mask fits the batch"),
+        }
+    }
+}
+
+/// The silver batch of the kept rows, column by column (see [`Picker`]), with the measures a
 /// `-` set to 0, the rules applied (rows a rule quarantines go to `quarantine` and are filtered
 /// out) and the derived columns computed.
 fn assemble(
@@ -1293,36 +1340,8 @@ fn assemble(
         instants,
         zeroes,
     } = rows;
-    // Kept rows are ascending; usually a run of consecutive rows, which a slice shares
-    // without copying ninety columns.
-    let run = match (keep.first(), keep.last()) {
-        (Some(&first), Some(&last)) if (last - first) as usize + 1 == keep.len() => {
-            Some(first as usize)
-        }
-        _ => None,
-    };
-    // Otherwise a filter, planned once for every column: it copies runs of kept rows whole,
-    // where `take` gathered value by value and null bit by null bit.
-    let filter = run.is_none().then(|| {
-        let mut kept = vec![false; bronze.dates.len()];
-        for &row in &keep {
-            kept[row as usize] = true;
-        }
-        FilterBuilder::new(&BooleanArray::from(kept))
-            .optimize()
-            .build()
-    });
-    let pick = |array: &dyn Array| -> ArrayRef {
-        match (run, &filter) {
-            (Some(first), _) => array.slice(first, keep.len()),
-            // Most measures are null throughout a batch (a region publishes few of them).
-            (None, Some(_)) if array.null_count() == array.len() => {
-                new_null_array(array.data_type(), keep.len())
-            }
-            (None, Some(filter)) => filter.filter(array).expect("the mask fits the batch"),
-            (None, None) => unreachable!("a filter exists when the rows are not one run"),
-        }
-    };
+    let picker = Picker::new(&keep, bronze.dates.len());
+    let pick = |array: &dyn Array| picker.pick(array);
     let text = |array: &ArrayRef| -> ArrayRef {
         cast(&pick(array.as_ref()), &DataType::Utf8).expect("text casts to Utf8")
     };
@@ -1920,6 +1939,44 @@ mod tests {
     }
 
     /// Derived columns by hand, on rows that take each branch: all sources present, some
+    /// Kept rows picked from a batch's columns are exactly what `take` gathers: a run as a
+    /// slice, scattered rows by the filter, and a column null throughout as nulls of its type.
+    #[test]
+    fn picked_rows_are_the_rows_take_gathers() {
+        let rows = 10;
+        let measure: ArrayRef = Arc::new(Float64Array::from(
+            (0..rows)
+                .map(|i| (i % 3 != 0).then_some(i as f64 * 2.5))
+                .collect::<Vec<_>>(),
+        ));
+        let null_measure = new_null_array(&DataType::Float64, rows);
+        let label: ArrayRef = Arc::new(StringArray::from(
+            (0..rows)
+                .map(|i| (i != 4).then(|| format!("row {i}")))
+                .collect::<Vec<_>>(),
+        ));
+        for keep in [
+            vec![2, 3, 4, 5],
+            vec![0, 1, 4, 7, 8, 9],
+            vec![6],
+            vec![0, 9],
+        ] {
+            let picker = Picker::new(&keep, rows);
+            assert_eq!(
+                matches!(picker, Picker::Run { .. }),
+                keep.len() == 1 || keep.windows(2).all(|w| w[1] == w[0] + 1),
+                "{keep:?}"
+            );
+            let indices = deltalake::arrow::array::UInt32Array::from(keep.clone());
+            for column in [&measure, &null_measure, &label] {
+                let picked = picker.pick(column.as_ref());
+                let taken = deltalake::arrow::compute::take(column, &indices, None).unwrap();
+                assert_eq!(picked.data_type(), column.data_type());
+                assert_eq!(&picked.to_data(), &taken.to_data(), "{keep:?}");
+            }
+        }
+    }
+
     /// missing (counted as 0), none (nothing derived), a zero total (no share), exchanges
     /// partly published.
     #[test]
