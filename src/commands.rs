@@ -261,6 +261,10 @@ pub async fn ingest(
                     file.format,
                     file.table.as_deref().unwrap_or("-")
                 ),
+                "duplicate_in_run" => say!(
+                    "skipped   {} (same content as an earlier input of this run)",
+                    file.source_file
+                ),
                 _ => say!(
                     "skipped   {} (content already in bronze; --force ingests it again)",
                     file.source_file

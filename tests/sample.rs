@@ -255,6 +255,61 @@ fn inputs_are_ingested_year_by_year() {
     );
 }
 
+/// The same content given three times in one run is ingested once, under the name of the first
+/// given in year order, and the other two are reported as duplicates of this run: on every run,
+/// whichever of its chunks is hashed first.
+#[test]
+fn the_same_content_twice_in_a_run_lands_under_the_first_name() {
+    let inputs = tempfile::tempdir().unwrap();
+    let source = repo_root()
+        .join("data")
+        .join("eCO2mix_RTE_Annuel-Definitif_2024.xls");
+    let mut args = vec!["--json".to_string(), "ingest".to_string()];
+    for name in ["copy.xls", "copy_2017.xls", "copy_2015.xls"] {
+        let path = inputs.path().join(name);
+        std::fs::copy(&source, &path).unwrap();
+        args.push(path.display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    for _ in 0..3 {
+        let lake = tempfile::tempdir().unwrap();
+        let output = run(lake.path(), &args);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let mut statuses: Vec<(String, String)> = report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let name = f["source_file"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap();
+                (name.to_string(), f["status"].as_str().unwrap().to_string())
+            })
+            .collect();
+        statuses.sort();
+        let expected = [
+            ("copy.xls", "duplicate_in_run"),
+            ("copy_2015.xls", "ingested"),
+            ("copy_2017.xls", "duplicate_in_run"),
+        ]
+        .map(|(n, s)| (n.to_string(), s.to_string()));
+        assert_eq!(statuses, expected);
+        let sources = strings(
+            &query(
+                lake.path(),
+                ECO2MIX_BRONZE,
+                "SELECT DISTINCT _source_file FROM t",
+            ),
+            0,
+        );
+        assert_eq!(sources, [Some(args[4].to_string())]);
+    }
+}
+
 /// The Parquet files under `dir`, at any depth.
 fn parquet_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();

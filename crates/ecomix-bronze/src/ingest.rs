@@ -171,9 +171,8 @@ fn push_path(path: &Path, inputs: &mut Vec<Input>, errors: &mut Vec<InputError>)
 /// years of one: transform reads bronze a few months at a time, and in name order (a region's
 /// fourteen years, then the next region's) a row group spanned four years at the median and was
 /// read again by every batch of months in them. At 10x the full history, transform took 29.5 s
-/// instead of 24.7 s. The tables' rows do not depend on the order, except, as before, the name
-/// the rows carry when one run is given the same content under two names; the report's order
-/// does.
+/// instead of 24.7 s. What depends on the order: the report's order, and the name the rows
+/// carry when one run is given the same content under two names (the first's, see [`Seen`]).
 fn in_year_order(inputs: &mut [Input]) {
     inputs.sort_by_cached_key(|input| year_of(&input.name()));
 }
@@ -277,11 +276,16 @@ pub async fn ingest(
     let (inputs, mut errors) = resolve_inputs(arguments);
     let mut inputs = list_objects(lake, inputs, &mut errors).await;
     in_year_order(&mut inputs);
-    let known = Arc::new(Mutex::new(if options.force {
-        HashSet::new()
-    } else {
-        known_hashes(lake).await?
+    let seen = Arc::new(Mutex::new(Seen {
+        in_bronze: if options.force {
+            HashSet::new()
+        } else {
+            known_hashes(lake).await?
+        },
+        first: HashMap::new(),
     }));
+    // Hashes of the documents whose rows this run wrote, in the order chunks are written.
+    let mut written = HashSet::new();
     tracing::debug!(at_ms = ms(), "known content hashes loaded");
     // Two encoders for the large table, each on a task of its own, fed chunk by chunk: Parquet
     // encoding of bronze was a single thread, and the parsers kept waiting for it.
@@ -302,18 +306,19 @@ pub async fn ingest(
     let mut in_flight: Option<tokio::task::JoinHandle<(Vec<Outcome>, u64)>> = None;
     for (number, chunk) in inputs.chunks(CHUNK).enumerate() {
         let mut raw = Vec::with_capacity(chunk.len());
-        for input in chunk {
+        for (position, input) in chunk.iter().enumerate() {
             match read_input(lake, input, client.as_ref(), options.show_progress).await {
-                Ok(bytes) => raw.push((input.name(), bytes)),
+                Ok(bytes) => raw.push((number * CHUNK + position, input.name(), bytes)),
                 Err(e) => errors.push(e),
             }
         }
-        let (known, options_for_chunk) = (known.clone(), options.clone());
+        let (seen, options_for_chunk) = (seen.clone(), options.clone());
         let next =
-            tokio::task::spawn_blocking(move || process_chunk(raw, &known, &options_for_chunk));
+            tokio::task::spawn_blocking(move || process_chunk(raw, &seen, &options_for_chunk));
         if let Some(previous) = in_flight.replace(next) {
             let lane = &mut bronze[number % 2];
-            bytes_read += write_chunk(previous, lane, &mut tempo, &mut files, &mut errors).await?;
+            let outcome = (&mut written, &mut files, &mut errors);
+            bytes_read += write_chunk(previous, lane, &mut tempo, outcome).await?;
             tracing::debug!(at_ms = ms(), "chunk written");
         }
         bar.inc(chunk.len() as u64);
@@ -323,7 +328,8 @@ pub async fn ingest(
     }
     if let Some(last) = in_flight.take() {
         let lane = &mut bronze[0];
-        bytes_read += write_chunk(last, lane, &mut tempo, &mut files, &mut errors).await?;
+        let outcome = (&mut written, &mut files, &mut errors);
+        bytes_read += write_chunk(last, lane, &mut tempo, outcome).await?;
         tracing::debug!(at_ms = ms(), "last chunk written");
     }
     bar.finish_and_clear();
@@ -379,49 +385,82 @@ fn progress_bar(show: bool, len: usize) -> ProgressBar {
     bar
 }
 
-/// Unpacks, hashes and parses one chunk of inputs in parallel. A document whose content is
-/// already known (in bronze, or earlier in this run) is skipped before it is parsed.
+/// The content hashes a run has met: those bronze already holds, and for each other one the
+/// first document (by input, then by member of an archive) that brought it.
+///
+/// Chunk k+1 is hashed while chunk k is, so "the first hashed" would depend on timing: the same
+/// content under two names would land under either. Ordering by position makes it the first
+/// given (in year order, see [`in_year_order`]) on every run.
+struct Seen {
+    in_bronze: HashSet<String>,
+    first: HashMap<String, (usize, usize)>,
+}
+
+impl Seen {
+    /// Whether the document at `position` is skipped, and why: its content is in bronze, or an
+    /// earlier document of this run brought it. Otherwise it claims the content.
+    fn skip(&mut self, sha256: &str, position: (usize, usize)) -> Option<&'static str> {
+        if self.in_bronze.contains(sha256) {
+            return Some("already_ingested");
+        }
+        match self.first.get_mut(sha256) {
+            Some(first) if *first < position => Some("duplicate_in_run"),
+            Some(first) => {
+                *first = position;
+                None
+            }
+            None => {
+                self.first.insert(sha256.to_string(), position);
+                None
+            }
+        }
+    }
+}
+
+/// Unpacks, hashes and parses one chunk of inputs (each with its position among the run's) in
+/// parallel. A document whose content bronze holds, or an earlier document of this run brought,
+/// is skipped before it is parsed.
 fn process_chunk(
-    raw: Vec<(String, Vec<u8>)>,
-    known: &Mutex<HashSet<String>>,
+    raw: Vec<(usize, String, Vec<u8>)>,
+    seen: &Mutex<Seen>,
     options: &IngestOptions,
 ) -> (Vec<Outcome>, u64) {
-    let unpacked: Vec<Result<Vec<Hashed>, InputError>> = raw
+    let unpacked: Vec<(usize, Result<Vec<Hashed>, InputError>)> = raw
         .into_par_iter()
-        .map(|(name, bytes)| {
-            Ok(guard::catching(&name, || sniff::unpack(&name, bytes))?
-                .into_iter()
-                .map(|document| Hashed {
-                    sha256: hex::encode(Sha256::digest(&document.bytes)),
-                    document,
-                })
-                .collect())
+        .map(|(input, name, bytes)| {
+            let hashed = guard::catching(&name, || sniff::unpack(&name, bytes)).map(|documents| {
+                documents
+                    .into_iter()
+                    .map(|document| Hashed {
+                        sha256: hex::encode(Sha256::digest(&document.bytes)),
+                        document,
+                    })
+                    .collect()
+            });
+            (input, hashed)
         })
         .collect();
     let mut outcomes = Vec::new();
     let mut to_parse = Vec::new();
     let mut bytes = 0u64;
     {
-        let mut known = known
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for result in unpacked {
+        let mut seen = seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (input, result) in unpacked {
             match result {
                 Err(e) => outcomes.push(Outcome::Failed(e)),
                 Ok(documents) => {
-                    for hashed in documents {
+                    for (member, hashed) in documents.into_iter().enumerate() {
                         bytes += hashed.document.bytes.len() as u64;
-                        if known.insert(hashed.sha256.clone()) {
-                            to_parse.push(hashed);
-                        } else {
-                            outcomes.push(Outcome::Skipped(FileOutcome {
+                        match seen.skip(&hashed.sha256, (input, member)) {
+                            None => to_parse.push(hashed),
+                            Some(status) => outcomes.push(Outcome::Skipped(FileOutcome {
                                 source_file: hashed.document.name.clone(),
                                 sha256: hashed.sha256,
                                 format: hashed.document.format.as_str(),
                                 table: None,
                                 rows: 0,
-                                status: "already_ingested",
-                            }));
+                                status,
+                            })),
                         }
                     }
                 }
@@ -447,13 +486,19 @@ async fn appender(lake: &Lake, dataset: Dataset) -> Result<Appender, BronzeError
     )
 }
 
-/// Waits for a parsed chunk and appends it; returns the bytes of its documents.
+/// Waits for a parsed chunk and appends it, recording the contents written, each document's
+/// outcome and the rejections; returns the bytes of its documents. Chunks are written in order:
+/// a document with the content an earlier one of this run was written with (it was parsed
+/// because its chunk was hashed first) is a duplicate.
 async fn write_chunk(
     parsed: tokio::task::JoinHandle<(Vec<Outcome>, u64)>,
     bronze: &mut BackgroundAppender,
     tempo: &mut BackgroundAppender,
-    files: &mut Vec<FileOutcome>,
-    errors: &mut Vec<InputError>,
+    (written, files, errors): (
+        &mut HashSet<String>,
+        &mut Vec<FileOutcome>,
+        &mut Vec<InputError>,
+    ),
 ) -> Result<u64, BronzeError> {
     let (outcomes, bytes) = parsed
         .await
@@ -462,6 +507,16 @@ async fn write_chunk(
         match outcome {
             Outcome::Failed(e) => errors.push(e),
             Outcome::Skipped(file) => files.push(file),
+            Outcome::Parsed(parsed) if !written.insert(parsed.sha256.clone()) => {
+                files.push(FileOutcome {
+                    source_file: parsed.name,
+                    sha256: parsed.sha256,
+                    format: parsed.format,
+                    table: None,
+                    rows: 0,
+                    status: "duplicate_in_run",
+                });
+            }
             Outcome::Parsed(parsed) => {
                 let appender = match parsed.dataset {
                     Dataset::Eco2mix => &mut *bronze,
@@ -609,7 +664,25 @@ async fn distinct_hashes(lake: &Lake, table: TableRef) -> Result<Vec<RecordBatch
 
 #[cfg(test)]
 mod tests {
-    use super::year_of;
+    use std::collections::{HashMap, HashSet};
+
+    use super::{Seen, year_of};
+
+    /// The first document given claims a content, whatever order the claims are made in.
+    #[test]
+    fn the_earliest_document_keeps_a_content() {
+        let mut seen = Seen {
+            in_bronze: HashSet::from(["old".to_string()]),
+            first: HashMap::new(),
+        };
+        assert_eq!(seen.skip("old", (0, 0)), Some("already_ingested"));
+        // Chunk 1 hashed before chunk 0: input 3 claims, then input 1 takes the content over.
+        assert_eq!(seen.skip("new", (3, 0)), None);
+        assert_eq!(seen.skip("new", (1, 0)), None);
+        assert_eq!(seen.skip("new", (1, 1)), Some("duplicate_in_run"));
+        assert_eq!(seen.skip("new", (2, 0)), Some("duplicate_in_run"));
+        assert_eq!(seen.first["new"], (1, 0));
+    }
 
     #[test]
     fn inputs_are_ordered_by_the_year_their_name_gives() {
