@@ -704,6 +704,19 @@ mod tests {
         columns.push(Arc::new(Int64Array::from_iter(
             written.iter().map(|r| other(r.2)),
         )));
+        // And columns null in every row group, of two types: each chunk's nulls of one type
+        // are shared, and must keep their type and the chunk's length (the last chunk's too).
+        for (name, data_type) in [
+            ("absent", DataType::Int64),
+            ("absent_too", DataType::Int64),
+            ("absent_text", DataType::Utf8),
+        ] {
+            fields.push(Arc::new(Field::new(name, data_type.clone(), true)));
+            columns.push(deltalake::arrow::array::new_null_array(
+                &data_type,
+                written.len(),
+            ));
+        }
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
         // With the appends' settings, so that the files have their row groups.
         append_batch(&lake, batch, &["label"]).await;
@@ -811,6 +824,39 @@ mod tests {
             }
         }
         assert_eq!(checked, written.len());
+        let counts = crate::query(
+            &lake,
+            TABLE,
+            "SELECT count(*), count(absent), count(absent_too), count(absent_text), \
+             arrow_typeof(absent), arrow_typeof(absent_text) FROM t \
+             GROUP BY arrow_typeof(absent), arrow_typeof(absent_text)",
+        )
+        .await
+        .unwrap();
+        assert_eq!(counts.len(), 1);
+        let count = |c: usize| {
+            counts[0]
+                .column(c)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap()
+                .value(0)
+        };
+        assert_eq!(
+            [count(0), count(1), count(2), count(3)],
+            [written.len() as i64, 0, 0, 0]
+        );
+        let type_of = |c: usize| {
+            let text =
+                deltalake::arrow::compute::cast(counts[0].column(c), &DataType::Utf8).unwrap();
+            text.as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap()
+                .value(0)
+                .to_string()
+        };
+        assert_eq!(type_of(4), "Int64");
+        assert!(type_of(5).contains("Utf8"), "{}", type_of(5));
     }
 
     /// A list's leaf counts null elements, not null rows: a row group whose elements are all
