@@ -310,20 +310,6 @@ fn the_same_content_twice_in_a_run_lands_under_the_first_name() {
     }
 }
 
-/// The Parquet files under `dir`, at any depth.
-fn parquet_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(parquet_files(&path));
-        } else if path.extension().is_some_and(|e| e == "parquet") {
-            files.push(path);
-        }
-    }
-    files
-}
-
 /// A text column of a Parquet file, in the order of its rows.
 fn column_in_order(file: &std::path::Path, column: &str) -> Vec<String> {
     use deltalake::parquet::arrow::ProjectionMask;

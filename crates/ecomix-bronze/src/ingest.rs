@@ -60,6 +60,25 @@ pub struct FileOutcome {
     pub status: &'static str,
 }
 
+impl FileOutcome {
+    /// A document not ingested: its content is already in bronze, or earlier in this run.
+    fn skipped(
+        source_file: String,
+        sha256: String,
+        format: &'static str,
+        status: &'static str,
+    ) -> Self {
+        FileOutcome {
+            source_file,
+            sha256,
+            format,
+            table: None,
+            rows: 0,
+            status,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Rejected {
     pub file: String,
@@ -453,14 +472,12 @@ fn process_chunk(
                         bytes += hashed.document.bytes.len() as u64;
                         match seen.skip(&hashed.sha256, (input, member)) {
                             None => to_parse.push(hashed),
-                            Some(status) => outcomes.push(Outcome::Skipped(FileOutcome {
-                                source_file: hashed.document.name.clone(),
-                                sha256: hashed.sha256,
-                                format: hashed.document.format.as_str(),
-                                table: None,
-                                rows: 0,
+                            Some(status) => outcomes.push(Outcome::Skipped(FileOutcome::skipped(
+                                hashed.document.name.clone(),
+                                hashed.sha256,
+                                hashed.document.format.as_str(),
                                 status,
-                            })),
+                            ))),
                         }
                     }
                 }
@@ -508,14 +525,12 @@ async fn write_chunk(
             Outcome::Failed(e) => errors.push(e),
             Outcome::Skipped(file) => files.push(file),
             Outcome::Parsed(parsed) if !written.insert(parsed.sha256.clone()) => {
-                files.push(FileOutcome {
-                    source_file: parsed.name,
-                    sha256: parsed.sha256,
-                    format: parsed.format,
-                    table: None,
-                    rows: 0,
-                    status: "duplicate_in_run",
-                });
+                files.push(FileOutcome::skipped(
+                    parsed.name,
+                    parsed.sha256,
+                    parsed.format,
+                    "duplicate_in_run",
+                ));
             }
             Outcome::Parsed(parsed) => {
                 let appender = match parsed.dataset {
@@ -666,7 +681,7 @@ async fn distinct_hashes(lake: &Lake, table: TableRef) -> Result<Vec<RecordBatch
 mod tests {
     use std::collections::{HashMap, HashSet};
 
-    use super::{Seen, year_of};
+    use super::{Input, Seen, in_year_order, year_of};
 
     /// The first document given claims a content, whatever order the claims are made in.
     #[test]
@@ -697,15 +712,18 @@ mod tests {
         assert_eq!(year_of("Site-0117_Annuel-Definitif_2016.xls"), 2016);
         assert_eq!(year_of("az://c/x_2015.csv?sv=2024-05-04&sig=x"), 2015);
         assert_eq!(year_of("https://h/export?file=a/b_2016"), u16::MAX);
-        let mut names = vec![
+        let mut inputs: Vec<Input> = [
             "eCO2mix_RTE_Annuel-Definitif_2013.xls",
             "eCO2mix_RTE_Annuel-Definitif_2012.xls",
             "eCO2mix_RTE_Bretagne_Annuel-Definitif_2012.xls",
             "eCO2mix_RTE_Bretagne_En-cours-TR.xls",
             "eCO2mix_RTE_Bretagne_Annuel-Definitif_2013.xls",
             "eCO2mix_RTE_En-cours-TR.xls",
-        ];
-        names.sort_by_key(|n| year_of(n));
+        ]
+        .map(|name| Input::Path(name.into()))
+        .into();
+        in_year_order(&mut inputs);
+        let names: Vec<String> = inputs.iter().map(Input::name).collect();
         assert_eq!(
             names,
             [

@@ -73,9 +73,16 @@ pub struct Snapshot {
     table: DeltaTable,
     table_ref: TableRef,
     /// Shared by the snapshot's queries when they are many: see `for_repeated_queries`.
-    runtime: Option<Arc<RuntimeEnv>>,
-    /// The footers `scan_row_groups` read, kept for its next calls: see `for_repeated_queries`.
-    footers: Option<Footers>,
+    repeated: Option<Repeated>,
+}
+
+/// What the queries of a snapshot for repeated queries share.
+#[derive(Clone)]
+struct Repeated {
+    /// DataFusion's runtime, whose cache keeps the footers its queries read.
+    runtime: Arc<RuntimeEnv>,
+    /// The footers `scan_row_groups` read, kept for its next calls.
+    footers: Footers,
 }
 
 /// Each data file's decoded footer and offset index, by path: a snapshot is one version of the
@@ -96,8 +103,7 @@ impl Lake {
         Ok(self.open(table).await?.map(|t| Snapshot {
             table: t,
             table_ref: table,
-            runtime: None,
-            footers: None,
+            repeated: None,
         }))
     }
 }
@@ -116,9 +122,16 @@ impl Snapshot {
     /// 10x. They are held for the snapshot's life, one run's; transform's peak at 10x fell with
     /// them (471 MiB against 548).
     pub fn for_repeated_queries(mut self) -> Self {
-        self.runtime = Some(Arc::new(RuntimeEnv::default()));
-        self.footers = Some(Footers::default());
+        self.repeated = Some(Repeated {
+            runtime: Arc::new(RuntimeEnv::default()),
+            footers: Footers::default(),
+        });
         self
+    }
+
+    /// The runtime the snapshot's queries share, if they do.
+    fn runtime(&self) -> Option<Arc<RuntimeEnv>> {
+        self.repeated.as_ref().map(|r| r.runtime.clone())
     }
 
     pub fn version(&self) -> Option<u64> {
@@ -126,7 +139,7 @@ impl Snapshot {
     }
 
     pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, LakeError> {
-        frame_of(&self.table, self.table_ref, sql, None, self.runtime.clone())
+        frame_of(&self.table, self.table_ref, sql, None, self.runtime())
             .await?
             .collect()
             .await
@@ -155,7 +168,7 @@ impl Snapshot {
             self.table_ref,
             sql,
             Some(paths),
-            self.runtime.clone(),
+            self.runtime(),
         )
         .await?
         .collect()
@@ -167,7 +180,7 @@ impl Snapshot {
     /// A DataFusion session with this snapshot registered as `name`, for work that joins it
     /// with other (in-memory) tables.
     pub async fn session(&self, name: &str) -> Result<SessionContext, LakeError> {
-        let ctx = session_context(self.runtime.clone());
+        let ctx = session_context(self.runtime());
         self.table
             .update_datafusion_session(&ctx.state())
             .map_err(|e| LakeError::delta(self.table_ref, e))?;
@@ -182,7 +195,7 @@ impl Snapshot {
     }
 
     pub async fn query_stream(&self, sql: &str) -> Result<SendableRecordBatchStream, LakeError> {
-        frame_of(&self.table, self.table_ref, sql, None, self.runtime.clone())
+        frame_of(&self.table, self.table_ref, sql, None, self.runtime())
             .await?
             .execute_stream()
             .await
@@ -457,7 +470,7 @@ impl Snapshot {
         let fail = move |path: &deltalake::Path, e: &dyn std::fmt::Display| {
             LakeError::query(table, format!("{path}: {e}"))
         };
-        let footers = self.footers.clone();
+        let footers = self.repeated.as_ref().map(|r| r.footers.clone());
         let row_groups = futures::stream::iter(files)
             .then(move |(path, size)| {
                 let store = store.clone();
@@ -650,8 +663,7 @@ mod tests {
     async fn a_snapshots_queries_share_the_footers_they_read() {
         let (_dir, snapshot) = repeated_snapshot().await;
         let footers = snapshot
-            .runtime
-            .as_ref()
+            .runtime()
             .unwrap()
             .cache_manager
             .get_file_metadata_cache();
@@ -866,7 +878,7 @@ mod tests {
             dates
         };
         let kept = || -> Vec<_> {
-            let footers = snapshot.footers.as_ref().unwrap().lock().unwrap();
+            let footers = snapshot.repeated.as_ref().unwrap().footers.lock().unwrap();
             let mut kept: Vec<_> = footers
                 .iter()
                 .map(|(p, m)| (p.clone(), m.clone()))

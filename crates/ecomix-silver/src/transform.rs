@@ -1938,7 +1938,6 @@ mod tests {
         assert_eq!(chosen, 3 * (96 + 1 + 48));
     }
 
-    /// Derived columns by hand, on rows that take each branch: all sources present, some
     /// Kept rows picked from a batch's columns are exactly what `take` gathers: a run as a
     /// slice, scattered rows by the filter, and a column null throughout as nulls of its type.
     #[test]
@@ -1977,6 +1976,7 @@ mod tests {
         }
     }
 
+    /// Derived columns by hand, on rows that take each branch: all sources present, some
     /// missing (counted as 0), none (nothing derived), a zero total (no share), exchanges
     /// partly published.
     #[test]
