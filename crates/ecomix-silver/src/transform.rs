@@ -315,7 +315,6 @@ pub async fn transform(
     add_measured_ends(&bronze, &batches[0].files, Arc::make_mut(&mut ends)).await?;
     let mut next = Some(decide_batch(0, &ends));
     for (number, batch) in batches.iter().enumerate() {
-        let filter = period_filter(&batch.periods);
         let task = next.take().expect("each batch's pass 1 starts before it");
         let (mut verdicts, mut to_quarantine, rows_read) = task.join().await?;
         report.rows_read += rows_read;
@@ -330,7 +329,7 @@ pub async fn transform(
 
         // Pass 2, whole rows: the winners become silver rows, batch by batch.
         let mut rejected = QuarantineBuilder::new(&options.run_id);
-        let (mut rows, reader) = bronze_rows(&bronze, &batch.periods, &filter).await?;
+        let (mut rows, reader) = bronze_rows(&bronze, &batch.periods).await?;
         while let Some(batch) = rows.recv().await {
             let batch = batch.map_err(|e| *e)?;
             let (batches, counts) = build_rows(
@@ -733,32 +732,10 @@ async fn decide(
     expected_rows: usize,
 ) -> Result<(Verdicts, Quarantined, usize), SilverError> {
     let mut plan = Plan::new(ends, expected_rows, batch_span(&periods));
-    let scan = bronze
-        .scan_row_groups(
-            &DECISION_COLUMNS,
-            &DECISION_COLUMNS,
-            "date",
-            date_ranges(&periods),
-        )
-        .await?;
-    let mut stream = match scan {
-        Some(stream) => stream.map(|b| b.map_err(|e| e.to_string())).boxed(),
-        None => {
-            let sql = format!(
-                "SELECT {} FROM t {}",
-                DECISION_COLUMNS.join(", "),
-                period_filter(&periods)
-            );
-            bronze
-                .query_stream(&sql)
-                .await?
-                .map(|b| b.map_err(|e| e.to_string()))
-                .boxed()
-        }
-    };
+    let mut stream = read_bronze(&bronze, &DECISION_COLUMNS, &DECISION_COLUMNS, &periods).await?;
     let mut rows = 0;
     while let Some(batch) = stream.next().await {
-        let batch = batch.map_err(|e| SilverError::Read(format!("reading bronze: {e}")))?;
+        let batch = batch.map_err(|e| *e)?;
         plan.add_keys(&batch);
         rows += batch.num_rows();
     }
@@ -783,6 +760,43 @@ fn date_ranges(periods: &BTreeMap<String, (NaiveDate, NaiveDate)>) -> Vec<(i32, 
         .map(|(start, end)| (date_to_date32(*start), date_to_date32(*end)))
         .collect()
 }
+
+/// Bronze's `columns` for `periods`: by the row-group reader, which reads only the pages
+/// holding those periods' rows (`always` in every row group, the others only where a row group
+/// holds a value), or, for a table that needs a Delta feature that reader leaves to DataFusion,
+/// by a SQL query of the same rows.
+async fn read_bronze(
+    bronze: &Snapshot,
+    columns: &[&str],
+    always: &[&str],
+    periods: &BTreeMap<String, (NaiveDate, NaiveDate)>,
+) -> Result<BronzeStream, SilverError> {
+    let ranges = date_ranges(periods);
+    if let Some(stream) = bronze
+        .scan_row_groups(columns, always, "date", ranges)
+        .await?
+    {
+        return Ok(stream
+            .map(|b| b.map_err(|e| Box::new(SilverError::from(e))))
+            .boxed());
+    }
+    tracing::debug!("bronze uses a Delta feature the row-group reader leaves to DataFusion");
+    let quoted: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+    let sql = format!(
+        "SELECT {} FROM t {}",
+        quoted.join(", "),
+        period_filter(periods)
+    );
+    Ok(bronze
+        .query_stream(&sql)
+        .await?
+        .map(|b| b.map_err(|e| Box::new(SilverError::Read(format!("reading bronze: {e}")))))
+        .boxed())
+}
+
+/// Bronze's batches as `read_bronze` streams them; an error is boxed, as it travels with every
+/// batch.
+type BronzeStream = futures::stream::BoxStream<'static, Result<RecordBatch, Box<SilverError>>>;
 
 /// A spawned task that stops when its handle is dropped: a run that fails does not leave the
 /// next batch's pass 1 reading on.
@@ -1507,30 +1521,12 @@ const QUEUED_BRONZE_BATCHES: usize = 2;
 /// Pass 2's bronze rows for `periods`, read by a task of their own. Row groups are read with
 /// only the measures they hold: in a history of regions, nine in ten of bronze's measure chunks
 /// are null throughout, and decoding them (and filling them with zeros) was two fifths of pass
-/// 2's reading. A table this reader cannot read is queried with `filter`.
+/// 2's reading. A table this reader cannot read is queried with SQL (`read_bronze`).
 async fn bronze_rows(
     bronze: &Snapshot,
     periods: &BTreeMap<String, (NaiveDate, NaiveDate)>,
-    filter: &str,
 ) -> Result<(BronzeBatches, AbortOnDrop<Result<(), SilverError>>), SilverError> {
-    let read = |e: &dyn std::fmt::Display| SilverError::Read(format!("reading bronze: {e}"));
-    let mut stream = match scan_bronze(bronze, date_ranges(periods)).await? {
-        Some(stream) => stream
-            .map(move |b| b.map_err(|e| Box::new(SilverError::from(e))))
-            .boxed(),
-        None => {
-            tracing::debug!(
-                "bronze uses a Delta feature the row-group reader leaves to DataFusion"
-            );
-            let columns: Vec<String> = ROW_COLUMNS.iter().map(|c| format!("\"{c}\"")).collect();
-            let sql = format!("SELECT {} FROM t {filter}", columns.join(", "));
-            bronze
-                .query_stream(&sql)
-                .await?
-                .map(move |b| b.map_err(|e| Box::new(read(&e))))
-                .boxed()
-        }
-    };
+    let mut stream = read_bronze(bronze, &ROW_COLUMNS, &KEY_COLUMNS, periods).await?;
     let (sender, receiver) = tokio::sync::mpsc::channel(QUEUED_BRONZE_BATCHES);
     // The reader stops at its first error, which pass 2 receives, or when pass 2 stops (its
     // receiver dropped, the task aborted).
@@ -1546,7 +1542,7 @@ async fn bronze_rows(
     Ok((receiver, reader))
 }
 
-/// Bronze batches as pass 2 receives them; an error is boxed, as it travels with every batch.
+/// Bronze batches as pass 2 receives them.
 type BronzeBatches = tokio::sync::mpsc::Receiver<Result<RecordBatch, Box<SilverError>>>;
 
 /// A bronze batch's column `name`; a text column the batch lacks is null on every row (a row
