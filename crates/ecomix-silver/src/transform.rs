@@ -732,7 +732,7 @@ async fn decide(
     expected_rows: usize,
 ) -> Result<(Verdicts, Quarantined, usize), SilverError> {
     let mut plan = Plan::new(ends, expected_rows, batch_span(&periods));
-    let mut stream = read_bronze(&bronze, &DECISION_COLUMNS, &DECISION_COLUMNS, &periods).await?;
+    let mut stream = read_bronze(&bronze, PASS_1, &periods).await?;
     let mut rows = 0;
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(|e| *e)?;
@@ -761,27 +761,48 @@ fn date_ranges(periods: &BTreeMap<String, (NaiveDate, NaiveDate)>) -> Vec<(i32, 
         .collect()
 }
 
-/// Bronze's `columns` for `periods`: by the row-group reader, which reads only the pages
-/// holding those periods' rows (`always` in every row group, the others only where a row group
-/// holds a value), or, for a table that needs a Delta feature that reader leaves to DataFusion,
-/// by a SQL query of the same rows.
+/// What a pass reads of bronze: the columns, of which `always` are read even in row groups
+/// that hold them null throughout (the others are then left out, and null).
+struct BronzeRead {
+    pass: &'static str,
+    columns: &'static [&'static str],
+    always: &'static [&'static str],
+}
+
+/// Pass 1 decides precedence from the keys alone.
+const PASS_1: BronzeRead = BronzeRead {
+    pass: "pass 1",
+    columns: &DECISION_COLUMNS,
+    always: &DECISION_COLUMNS,
+};
+
+/// Pass 2 builds silver's rows.
+fn pass_2() -> BronzeRead {
+    BronzeRead {
+        pass: "pass 2",
+        columns: &ROW_COLUMNS,
+        always: &KEY_COLUMNS,
+    }
+}
+
+/// What `read` reads of bronze for `periods`: by the row-group reader, which reads only the
+/// pages holding those periods' rows, or, for a table that needs a Delta feature that reader
+/// leaves to DataFusion, by a SQL query of the same rows.
 async fn read_bronze(
     bronze: &Snapshot,
-    columns: &[&str],
-    always: &[&str],
+    read: BronzeRead,
     periods: &BTreeMap<String, (NaiveDate, NaiveDate)>,
 ) -> Result<BronzeStream, SilverError> {
-    let ranges = date_ranges(periods);
-    if let Some(stream) = bronze
-        .scan_row_groups(columns, always, "date", ranges)
-        .await?
-    {
+    if let Some(stream) = row_groups_of(bronze, &read, date_ranges(periods)).await? {
         return Ok(stream
             .map(|b| b.map_err(|e| Box::new(SilverError::from(e))))
             .boxed());
     }
-    tracing::debug!("bronze uses a Delta feature the row-group reader leaves to DataFusion");
-    let quoted: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+    tracing::debug!(
+        "{}: bronze uses a Delta feature the row-group reader leaves to DataFusion",
+        read.pass
+    );
+    let quoted: Vec<String> = read.columns.iter().map(|c| format!("\"{c}\"")).collect();
     let sql = format!(
         "SELECT {} FROM t {}",
         quoted.join(", "),
@@ -790,7 +811,9 @@ async fn read_bronze(
     Ok(bronze
         .query_stream(&sql)
         .await?
-        .map(|b| b.map_err(|e| Box::new(SilverError::Read(format!("reading bronze: {e}")))))
+        .map(|b| {
+            b.map_err(|e| Box::new(SilverError::Read(format!("reading {ECO2MIX_BRONZE}: {e}"))))
+        })
         .boxed())
 }
 
@@ -1501,17 +1524,26 @@ static ROW_COLUMNS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock
         .collect()
 });
 
-/// Bronze's rows dated within `ranges` (days since 1970, half-open), as transform reads them:
-/// the columns silver is built from, each row group without the measures it holds null
-/// throughout. `None` when bronze needs a Delta feature this reader leaves to DataFusion. Public
-/// for the bench's floor (examples/floor.rs), which times this very read.
+/// Bronze's rows dated within `ranges` (days since 1970, half-open), as pass 2 reads them: the
+/// columns silver is built from, each row group without the measures it holds null throughout.
+/// `None` when bronze needs a Delta feature this reader leaves to DataFusion. Public for the
+/// bench's floor (examples/floor.rs), which times this very read.
 pub async fn scan_bronze(
     bronze: &Snapshot,
     ranges: Vec<(i32, i32)>,
-) -> Result<Option<futures::stream::BoxStream<'static, Result<RecordBatch, LakeError>>>, LakeError>
-{
+) -> Result<Option<RowGroupStream>, LakeError> {
+    row_groups_of(bronze, &pass_2(), ranges).await
+}
+
+type RowGroupStream = futures::stream::BoxStream<'static, Result<RecordBatch, LakeError>>;
+
+async fn row_groups_of(
+    bronze: &Snapshot,
+    read: &BronzeRead,
+    ranges: Vec<(i32, i32)>,
+) -> Result<Option<RowGroupStream>, LakeError> {
     bronze
-        .scan_row_groups(&ROW_COLUMNS, &KEY_COLUMNS, "date", ranges)
+        .scan_row_groups(read.columns, read.always, "date", ranges)
         .await
 }
 
@@ -1526,7 +1558,7 @@ async fn bronze_rows(
     bronze: &Snapshot,
     periods: &BTreeMap<String, (NaiveDate, NaiveDate)>,
 ) -> Result<(BronzeBatches, AbortOnDrop<Result<(), SilverError>>), SilverError> {
-    let mut stream = read_bronze(bronze, &ROW_COLUMNS, &KEY_COLUMNS, periods).await?;
+    let mut stream = read_bronze(bronze, pass_2(), periods).await?;
     let (sender, receiver) = tokio::sync::mpsc::channel(QUEUED_BRONZE_BATCHES);
     // The reader stops at its first error, which pass 2 receives, or when pass 2 stops (its
     // receiver dropped, the task aborted).
