@@ -285,7 +285,6 @@ pub fn checksums(lake: &Path) -> Vec<(String, Option<(usize, String)>)> {
     })
 }
 
-/// Copies a lake (or any folder) recursively.
 /// The Parquet files under `dir`, at any depth.
 pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
@@ -300,6 +299,7 @@ pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Copies a lake (or any folder) recursively.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
